@@ -1,0 +1,1 @@
+"""Settings: YAML file plus MICD_* environment variables; one section per concern."""

@@ -1,0 +1,1 @@
+"""Durable state behind small repository interfaces. SQLite is the embedded default."""
