@@ -39,9 +39,7 @@ class LogSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="MICD_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="MICD_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     listen: str = Field("127.0.0.1:9095", description="host:port the HTTP server binds")
     public_url: str = Field("", description="how people reach micd; links in tickets point here")
@@ -162,4 +160,3 @@ def masked(settings: Settings) -> dict[str, Any]:
         return value
 
     return {k: walk(v) for k, v in walk(settings).items()}
-

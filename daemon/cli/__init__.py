@@ -1,0 +1,1 @@
+"""The `micd` command. Each module registers its own subcommands."""

@@ -1,0 +1,86 @@
+"""`micd serve`: run the daemon until SIGTERM or SIGINT; SIGHUP reloads rules."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from daemon import __version__
+from daemon.app import RELOADERS, build_app
+from daemon.cli.config_cmd import add_config_option, report
+from daemon.config.settings import Settings, load
+from daemon.kernel.errors import ConfigError
+from daemon.telemetry import logs
+
+log = logging.getLogger("micd.serve")
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the daemon")
+    add_config_option(p)
+    p.set_defaults(run=_serve)
+
+
+def refuse_insecure(settings: Settings) -> str | None:
+    """Without tokens micd serves only on loopback, unless the operator says otherwise in writing."""
+    if settings.auth.enabled or settings.loopback_only or settings.auth.insecure:
+        return None
+    return (
+        f"refusing to listen on {settings.listen} without tokens: set auth.webhook_tokens/auth.api_tokens "
+        "(see `micd token new`), listen on 127.0.0.1, or set auth.insecure: true"
+    )
+
+
+async def run(settings: Settings) -> None:
+    app = build_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    await site.start()
+    log.info("listening", extra={"listen": settings.listen, "version": __version__})
+    if not settings.auth.enabled:
+        log.warning(
+            "AUTH IS OFF: no tokens are configured, every caller is an admin"
+            + (" (auth.insecure is set)" if settings.auth.insecure else " (loopback only)")
+        )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    def reload() -> None:
+        for reloader in app[RELOADERS]:
+            reloader()
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    await stop.wait()
+    log.info("stopping: finishing in-flight requests")
+    await runner.cleanup()
+    log.info("stopped")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        settings = load(args.config)
+    except ConfigError as exc:
+        return report(exc)
+    logs.setup(settings.log.level)
+    refusal = refuse_insecure(settings)
+    if refusal:
+        log.error(refusal)
+        return 2
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(run(settings))
+    return 0

@@ -1,0 +1,1 @@
+"""Turning what senders post (Alertmanager webhooks, Kafka records) into stored alerts."""

@@ -1,0 +1,194 @@
+"""Alerts keyed by (tenant, fingerprint) and their append-only event history."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+
+from daemon.alerts.dedup import transition
+from daemon.alerts.models import Alert, AlertEvent, AlertStatus, TransitionKind
+from daemon.kernel.pages import MAX_LIMIT, Page, decode_cursor, encode_cursor
+from daemon.store.database import Database, Migration, iso
+
+MIGRATIONS = [
+    Migration(
+        "alerts",
+        1,
+        """CREATE TABLE alerts (
+            tenant TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            status TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            body TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_event_id INTEGER NOT NULL,
+            PRIMARY KEY (tenant, fingerprint)
+        ) WITHOUT ROWID;
+        CREATE INDEX alerts_by_status ON alerts (status, tenant, fingerprint);
+        CREATE TABLE alert_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            body TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        );
+        CREATE INDEX alert_events_by_alert ON alert_events (tenant, fingerprint, id)""",
+    )
+]
+
+_CHUNK = 400
+
+
+def _dump(alert: Alert) -> str:
+    return orjson.dumps(alert.model_dump(mode="json")).decode()
+
+
+def _load(body: str | bytes) -> Alert:
+    return Alert.model_validate(orjson.loads(body))
+
+
+def _held(conn: sqlite3.Connection, alerts: Sequence[Alert]) -> dict[tuple[str, str], Alert]:
+    keys = list({(a.tenant, a.fingerprint) for a in alerts})
+    held: dict[tuple[str, str], Alert] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        clause = " OR ".join(["(tenant = ? AND fingerprint = ?)"] * len(chunk))
+        params = [v for key in chunk for v in key]
+        for row in conn.execute(f"SELECT body FROM alerts WHERE {clause}", params):
+            alert = _load(row["body"])
+            held[(alert.tenant, alert.fingerprint)] = alert
+    return held
+
+
+def apply(conn: sqlite3.Connection, alerts: Sequence[Alert], *, received_at: datetime) -> list[AlertEvent]:
+    """Record what changed, inside the caller's transaction. A resend returns no events and writes nothing."""
+    held = _held(conn, alerts)
+    events: list[AlertEvent] = []
+    when = iso(received_at)
+    for alert in alerts:
+        key = (alert.tenant, alert.fingerprint)
+        kind = transition(held.get(key), alert)
+        if kind is None:
+            continue
+        body = _dump(alert)
+        cur = conn.execute(
+            "INSERT INTO alert_events (tenant, fingerprint, kind, body, received_at) VALUES (?, ?, ?, ?, ?)",
+            (alert.tenant, alert.fingerprint, kind.value, body, when),
+        )
+        event_id = int(cur.lastrowid or 0)
+        conn.execute(
+            "INSERT INTO alerts (tenant, fingerprint, status, starts_at, body, first_seen_at, updated_at,"
+            " last_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (tenant, fingerprint) DO UPDATE SET status = excluded.status,"
+            " starts_at = excluded.starts_at, body = excluded.body, updated_at = excluded.updated_at,"
+            " last_event_id = excluded.last_event_id",
+            (alert.tenant, alert.fingerprint, alert.status.value, iso(alert.starts_at), body, when, when, event_id),
+        )
+        held[key] = alert
+        events.append(AlertEvent(id=event_id, kind=kind, alert=alert, received_at=received_at))
+    return events
+
+
+class AlertStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def apply(self, alerts: Sequence[Alert], *, received_at: datetime) -> list[AlertEvent]:
+        return await self._db.write(lambda conn: apply(conn, alerts, received_at=received_at))
+
+    async def events_after(self, after_id: int, limit: int = 1000) -> list[AlertEvent]:
+        def query(conn: sqlite3.Connection) -> list[AlertEvent]:
+            rows = conn.execute(
+                "SELECT id, kind, body, received_at FROM alert_events WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+            return [
+                AlertEvent(
+                    id=r["id"],
+                    kind=TransitionKind(r["kind"]),
+                    alert=_load(r["body"]),
+                    received_at=datetime.fromisoformat(r["received_at"]),
+                )
+                for r in rows
+            ]
+
+        return await self._db.read(query)
+
+    async def get(self, tenant: str, fingerprint: str) -> Alert | None:
+        def query(conn: sqlite3.Connection) -> Alert | None:
+            row = conn.execute(
+                "SELECT body FROM alerts WHERE tenant = ? AND fingerprint = ?", (tenant, fingerprint)
+            ).fetchone()
+            return None if row is None else _load(row["body"])
+
+        return await self._db.read(query)
+
+    async def history(self, tenant: str, fingerprint: str) -> list[AlertEvent]:
+        def query(conn: sqlite3.Connection) -> list[AlertEvent]:
+            rows = conn.execute(
+                "SELECT id, kind, body, received_at FROM alert_events WHERE tenant = ? AND fingerprint = ? ORDER BY id",
+                (tenant, fingerprint),
+            ).fetchall()
+            return [
+                AlertEvent(
+                    id=r["id"],
+                    kind=TransitionKind(r["kind"]),
+                    alert=_load(r["body"]),
+                    received_at=datetime.fromisoformat(r["received_at"]),
+                )
+                for r in rows
+            ]
+
+        return await self._db.read(query)
+
+    async def list(
+        self,
+        *,
+        tenants: Sequence[str] | None,
+        status: AlertStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Alert]:
+        """Alerts ordered by (tenant, fingerprint). `tenants=None` means every tenant."""
+        where: list[str] = []
+        params: list[object] = []
+        if tenants is not None:
+            where.append(f"tenant IN ({','.join('?' * len(tenants))})" if tenants else "0")
+            params.extend(tenants)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        limit = max(1, min(limit, MAX_LIMIT))
+
+        def query(conn: sqlite3.Connection) -> Page[Alert]:
+            base = " AND ".join(where) or "1"
+            total = int(conn.execute(f"SELECT COUNT(*) FROM alerts WHERE {base}", params).fetchone()[0])
+            page_where, page_params = base, list(params)
+            if cursor is not None:
+                after = decode_cursor(cursor)
+                page_where += " AND (tenant, fingerprint) > (?, ?)"
+                page_params.extend(after[:2])
+            rows = conn.execute(
+                f"SELECT body FROM alerts WHERE {page_where} ORDER BY tenant, fingerprint LIMIT ?",
+                [*page_params, limit + 1],
+            ).fetchall()
+            items = [_load(r["body"]) for r in rows[:limit]]
+            more = len(rows) > limit
+            nxt = encode_cursor([items[-1].tenant, items[-1].fingerprint]) if more and items else None
+            return Page[Alert](items=items, total=total, next=nxt)
+
+        return await self._db.read(query)
+
+    async def firing_by_tenant(self) -> dict[str, int]:
+        def query(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT tenant, COUNT(*) AS n FROM alerts WHERE status = 'firing' GROUP BY tenant"
+            ).fetchall()
+            return {r["tenant"]: int(r["n"]) for r in rows}
+
+        return await self._db.read(query)

@@ -1,0 +1,8 @@
+"""Every domain's migrations, applied in (domain, version) order at startup."""
+
+from __future__ import annotations
+
+from daemon.store import alerts, outbox
+from daemon.store.database import Migration
+
+MIGRATIONS: list[Migration] = [*alerts.MIGRATIONS, *outbox.MIGRATIONS]

@@ -1,0 +1,1 @@
+"""Shared test fixtures: free ports, real processes, payload builders."""
