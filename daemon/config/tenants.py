@@ -16,6 +16,12 @@ class Channel(BaseModel):
     kind: str = Field(description="webhook | slack | teams | email")
     url: SecretStr | None = Field(None, description="incoming-webhook URL (a secret: it carries its own key)")
     to: list[str] = Field(default_factory=list, description="e-mail recipients")
+    smtp_host: str = Field("127.0.0.1", description="e-mail: SMTP relay host")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    sender: str = Field("micd@localhost", description="e-mail: From address")
     audiences: list[str] = Field(
         default_factory=lambda: ["technical", "executive"],
         description="which briefings go here: technical, executive, customer",
@@ -33,3 +39,7 @@ class TenantSettings(BaseModel):
     timezone: str = "UTC"
     holidays: list[date] = Field(default_factory=list)
     business_hours: tuple[int, int] = Field((8, 18), description="local hours [start, end) on weekdays")
+    cadence_minutes: dict[str, int] = Field(
+        default_factory=dict, description="status-update interval by priority, over command.cadence_minutes"
+    )
+    review_business_days: int | None = Field(None, ge=1, description="overrides command.review_business_days")

@@ -1,0 +1,1 @@
+"""Command phase, pure: lifecycle gates, lanes, decision log, cadence, mitigation queue, closure and review."""
