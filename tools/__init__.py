@@ -1,0 +1,1 @@
+"""Development tools kept in the repository: emulators for tests and demos. Not shipped with the daemon."""
