@@ -1,0 +1,1 @@
+"""Kafka ingestion: a consumer group feeding IngestService, at least once, with dead letters and back-pressure."""

@@ -1,0 +1,202 @@
+"""The consumer against a real broker: both value forms, dead letters, redelivery, back-pressure, groups."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from daemon.alerts.models import Alert, Source
+from daemon.ingest.service import IngestResult, IngestService
+from daemon.kafka.state import KafkaState
+from tests.kafka.broker import Tansu
+from tests.kafka.conftest import eventually, kafka_settings, stack, unique
+from tests.support.payloads import am_webhook_alert, webhook
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+def api_alert(name: str, **labels: str) -> bytes:
+    return orjson.dumps(
+        {"labels": {"alertname": name, **labels}, "annotations": {"summary": name}, "startsAt": "2026-12-03T10:00:00Z"}
+    )
+
+
+async def committed(broker: Tansu, group: str, topic: str, partitions: int) -> list[int | None]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return [await consumer.committed(TopicPartition(topic, p)) for p in range(partitions)]
+    finally:
+        await consumer.stop()
+
+
+async def test_both_forms_and_arrays_are_stored(broker: Tansu, tmp_path: Path) -> None:
+    topic, group = unique("alerts"), unique("g")
+    await broker.create_topic(topic, 1)
+    await broker.produce(
+        topic,
+        [
+            (None, api_alert("Single", tenant="acme")),
+            (
+                b"globex",
+                orjson.dumps(
+                    webhook(
+                        [
+                            am_webhook_alert({"alertname": "Hook1"}),
+                            am_webhook_alert({"alertname": "Hook2", "tenant": "acme"}),
+                        ]
+                    )
+                ),
+            ),
+            (b"initech", orjson.dumps([orjson.loads(api_alert("Arr1")), orjson.loads(api_alert("Arr2"))])),
+        ],
+    )
+    async with stack(tmp_path / "db.sqlite3", kafka_settings(broker, topics=[topic], group=group)) as micd:
+        await eventually(lambda: _equals(micd.alert_count(), 5), what="5 alerts stored")
+        rows = await micd.db.read(lambda c: c.execute("SELECT tenant, body FROM alerts").fetchall())
+        by_name = {orjson.loads(r["body"])["labels"]["alertname"]: r["tenant"] for r in rows}
+        assert by_name == {"Single": "acme", "Hook1": "globex", "Hook2": "acme", "Arr1": "initech", "Arr2": "initech"}
+        assert micd.sample("micd_kafka_messages_total", {"topic": topic, "outcome": "ingested"}) == 3
+        assert micd.sample("micd_alerts_received_total", {"source": "kafka", "tenant": "initech"}) == 2
+        await eventually(lambda: _equals(committed(broker, group, topic, 1), [3]), what="offset 3 committed")
+        assert micd.ingestor.status.state is KafkaState.RUNNING
+        assert micd.sample("micd_kafka_consumer_lag", {"topic": topic, "partition": "0"}) == 0
+
+
+async def _equals(value: Any, expected: object) -> bool:
+    return bool(await value == expected)
+
+
+async def test_poison_goes_to_dead_letter_and_the_next_record_is_processed(broker: Tansu, tmp_path: Path) -> None:
+    topic, dlq, group = unique("alerts"), unique("dlq"), unique("g")
+    await broker.create_topic(topic, 1)
+    await broker.create_topic(dlq, 1)
+    poison = b"{not json"
+    bad_tenant = api_alert("BadTenant", tenant="no spaces allowed")
+    await broker.produce(
+        topic,
+        [
+            (None, api_alert("First", tenant="acme")),
+            (b"k", poison),
+            (None, bad_tenant),
+            (None, api_alert("Next", tenant="acme")),
+        ],
+    )
+    settings = kafka_settings(broker, topics=[topic], group=group, dead_letter_topic=dlq)
+    async with stack(tmp_path / "db.sqlite3", settings) as micd:
+        await eventually(lambda: _equals(micd.alert_names(), ["First", "Next"]), what="both good alerts stored")
+        letters = await broker.read_all(dlq, expect=2)
+        assert [(key, value) for key, value, _ in letters] == [(b"k", poison), (None, bad_tenant)]
+        assert [h["micd.origin.offset"] for _, _, h in letters] == [b"1", b"2"]
+        assert all(h["micd.origin.topic"] == topic.encode() and h["micd.origin.partition"] == b"0" for *_, h in letters)
+        assert b"not JSON" in letters[0][2]["micd.error"]
+        assert b"value.labels.tenant" in letters[1][2]["micd.error"]
+        await eventually(lambda: _equals(committed(broker, group, topic, 1), [4]), what="all 4 offsets committed")
+        assert micd.sample("micd_kafka_dead_letters_total", {"topic": topic}) == 2
+        assert micd.sample("micd_kafka_messages_total", {"topic": topic, "outcome": "dead_letter"}) == 2
+        assert micd.sample("micd_kafka_messages_total", {"topic": topic, "outcome": "ingested"}) == 2
+
+
+async def test_redelivered_records_change_nothing(broker: Tansu, tmp_path: Path) -> None:
+    """A second group reads the same records into the same database: as a redelivery after a crash would."""
+    topic = unique("alerts")
+    await broker.create_topic(topic, 2)
+    await broker.produce(topic, [(b"acme", api_alert(f"A{i}")) for i in range(20)])
+    db = tmp_path / "db.sqlite3"
+    async with stack(db, kafka_settings(broker, topics=[topic], group=unique("g"))) as micd:
+        await eventually(lambda: _equals(micd.event_count(), 20), what="20 events")
+    async with stack(db, kafka_settings(broker, topics=[topic], group=unique("g"))) as again:
+        await eventually(
+            lambda: _equals_sample(again, "micd_kafka_messages_total", {"topic": topic, "outcome": "ingested"}, 20),
+            what="20 records consumed again",
+        )
+        assert await again.event_count() == 20
+        assert await again.alert_count() == 20
+
+
+async def _equals_sample(micd: Any, name: str, labels: dict[str, str], expected: float) -> bool:
+    return bool(micd.sample(name, labels) == expected)
+
+
+class Gate:
+    """The real IngestService behind a gate the test opens: a pipeline that falls behind on demand."""
+
+    def __init__(self, service: IngestService) -> None:
+        self.service = service
+        self.open = asyncio.Event()
+
+    async def ingest(self, alerts: Sequence[Alert], *, source: Source) -> IngestResult:
+        await self.open.wait()
+        return await self.service.ingest(alerts, source=source)
+
+
+async def test_back_pressure_pauses_then_resumes(broker: Tansu, tmp_path: Path) -> None:
+    topic = unique("alerts")
+    await broker.create_topic(topic, 2)
+    await broker.produce(topic, [(b"acme", api_alert(f"A{i}")) for i in range(60)])
+    gates: list[Gate] = []
+
+    def gated(service: IngestService) -> Gate:
+        gates.append(Gate(service))
+        return gates[0]
+
+    settings = kafka_settings(broker, topics=[topic], group=unique("g"), max_in_flight=8)
+    async with stack(tmp_path / "db.sqlite3", settings, wrap=gated) as micd:
+        status = await eventually(
+            lambda: _status_if(micd, KafkaState.PAUSED), what="consumption paused while storing is blocked"
+        )
+        assert status.in_flight <= 8
+        consumer = micd.ingestor._consumer
+        assert consumer is not None
+        assert consumer.paused() == consumer.assignment()
+        await asyncio.sleep(0.5)  # polls go on while paused; none of them may take more records
+        assert micd.ingestor.status.in_flight <= 8
+        assert await micd.alert_count() == 0
+        gates[0].open.set()
+        await eventually(lambda: _equals(micd.alert_count(), 60), what="all 60 stored after resuming")
+        await eventually(lambda: _status_if(micd, KafkaState.RUNNING), what="running again")
+        assert consumer.paused() == set()
+
+
+async def _status_if(micd: Any, state: KafkaState) -> Any:
+    status = micd.ingestor.status
+    return status if status.state is state else None
+
+
+async def test_two_consumers_in_one_group_share_partitions_and_see_each_alert_once(
+    broker: Tansu, tmp_path: Path
+) -> None:
+    topic, group = unique("alerts"), unique("g")
+    await broker.create_topic(topic, 4)
+    settings = kafka_settings(broker, topics=[topic], group=group)
+    await broker.produce(topic, [(f"t{i % 7}".encode(), api_alert(f"A{i}")) for i in range(50)])
+    async with stack(tmp_path / "one.sqlite3", settings) as one:
+        await eventually(lambda: _status_if(one, KafkaState.RUNNING), what="first member running")
+        await eventually(lambda: one.alert_count(), what="first member consuming")
+        async with stack(tmp_path / "two.sqlite3", settings) as two:
+            await eventually(
+                lambda: _partitions(one, two, (2, 2)), within=60, what="partitions split 2 + 2 after the rebalance"
+            )
+            await broker.produce(topic, [(f"t{i % 7}".encode(), api_alert(f"A{i}")) for i in range(50, 100)])
+            await eventually(
+                lambda: _total(one, two, 100), within=60, what="every alert stored by one of the two members"
+            )
+            names_one, names_two = set(await one.alert_names()), set(await two.alert_names())
+            assert names_one | names_two == {f"A{i}" for i in range(100)}
+            assert names_one & names_two == set()  # the revoke commit left nothing to redeliver
+            assert await one.event_count() + await two.event_count() == 100
+            assert names_two  # the second member got partitions and records of its own
+
+
+async def _partitions(one: Any, two: Any, expected: tuple[int, int]) -> bool:
+    return (one.ingestor.status.partitions, two.ingestor.status.partitions) == expected
+
+
+async def _total(one: Any, two: Any, expected: int) -> bool:
+    return bool(await one.alert_count() + await two.alert_count() == expected)
