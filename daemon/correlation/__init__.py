@@ -1,0 +1,1 @@
+"""The pure incremental correlator: alert events in, outage changes out."""

@@ -1,0 +1,380 @@
+"""The incremental correlator: each alert event touches only the alerts indexed near it.
+
+Two alert episodes of one tenant are linked when their START times lie within the window (so a
+certificate alert firing for hours glues nothing) and one of these holds:
+- their services are within max_hops along call edges, or one hosts the other;
+- they are episodes of the same fingerprint while its outage is still open (flapping).
+An outage is a connected set of linked episodes; joining two outages merges them. An alert that names no
+catalogued service (a node, an exporter) joins the outage of an alert sharing a topology label value
+(cluster, region) with it; such weak links attach, never merge, so a busy cluster glues nothing. An outage closes once
+all its alerts have been resolved for `close_grace`; a closed outage never takes new alerts, and the next
+outage on its services is linked to it as a recurrence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from daemon.alerts.models import AlertEvent, TransitionKind
+from daemon.catalog.graph import Graph
+from daemon.catalog.matching import Matcher
+from daemon.catalog.models import PLATFORM
+from daemon.correlation.cause import probable_cause
+from daemon.correlation.models import Outage, OutageAlert, OutageState
+
+Key = tuple[str, str, datetime]  # tenant, fingerprint, starts_at
+B = TypeVar("B")
+
+
+def _key(alert: OutageAlert) -> Key:
+    return (alert.tenant, alert.fingerprint, alert.starts_at)
+
+
+def _outage_id(tenant: str, fingerprint: str, starts_at: datetime) -> str:
+    """Deterministic, so replaying the same events after a crash yields the same ids."""
+    digest = hashlib.sha256(f"{tenant}|{fingerprint}|{starts_at.isoformat()}".encode()).hexdigest()
+    return f"out-{digest[:16]}"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one step changed, as final snapshots: the shell stores exactly these."""
+
+    outages: tuple[Outage, ...] = ()
+    alerts: tuple[OutageAlert, ...] = ()
+    unmatched: tuple[str, ...] = ()  # tenants of alerts that named no service, one per new episode
+
+
+@dataclass(frozen=True)
+class Settings:
+    window: timedelta
+    topology_labels: tuple[str, ...]
+    close_grace: timedelta = timedelta(minutes=5)
+    recurrence_horizon: timedelta = timedelta(days=7)
+
+
+@dataclass
+class _Batch:
+    outages: set[str] = field(default_factory=set)
+    alerts: set[Key] = field(default_factory=set)
+    unmatched: list[str] = field(default_factory=list)
+    ended: dict[str, Outage] = field(default_factory=dict)  # merged or closed: no longer held
+    gone: dict[Key, OutageAlert] = field(default_factory=dict)
+
+
+class Correlator:
+    """Holds open outages and their episodes in memory, indexed; the store holds the same, durably."""
+
+    def __init__(self, *, graph: Graph, matcher: Matcher, settings: Settings) -> None:
+        self.graph = graph
+        self.matcher = matcher
+        self.settings = settings
+        self.outages: dict[str, Outage] = {}
+        self.alerts: dict[Key, OutageAlert] = {}
+        self._members: dict[str, set[Key]] = {}
+        self._by_service: dict[tuple[str, str], set[Key]] = {}
+        self._by_place: dict[tuple[str, str, str], set[Key]] = {}
+        self._by_fingerprint: dict[tuple[str, str], set[Key]] = {}
+        self._tenants_by_service: dict[str, set[str]] = {}
+        self._last_closed: dict[tuple[str, str], Outage] = {}
+        self._quiet: set[str] = set()
+
+    def use_rules(self, *, graph: Graph, matcher: Matcher) -> None:
+        """New rules apply to alerts that arrive from now on; memberships already made stand."""
+        self.graph, self.matcher = graph, matcher
+
+    # -- restoring ---------------------------------------------------------------------------------
+
+    def restore(self, outages: Iterable[Outage], alerts: Iterable[OutageAlert]) -> None:
+        """Rebuild the indexes from stored open outages, their alerts, and recently closed outages."""
+        for outage in outages:
+            if outage.state is OutageState.OPEN:
+                self.outages[outage.id] = outage
+                self._members[outage.id] = set()
+                if outage.quiet_since is not None:
+                    self._quiet.add(outage.id)
+            elif outage.state is OutageState.CLOSED:
+                self._remember_closed(outage)
+        for alert in alerts:
+            if alert.outage_id is None or alert.outage_id in self.outages:
+                self._index(alert)
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def apply(self, events: Sequence[AlertEvent], *, now: datetime) -> Changes:
+        batch = _Batch()
+        for event in events:
+            if event.kind is TransitionKind.FIRED:
+                self._fired(event, now, batch)
+            elif event.kind is TransitionKind.RESOLVED:
+                self._resolved(event, now, batch)
+        return self._done(batch)
+
+    def _done(self, batch: _Batch) -> Changes:
+        return Changes(
+            outages=tuple(self.outages.get(i) or batch.ended[i] for i in sorted(batch.outages)),
+            alerts=tuple(self.alerts.get(k) or batch.gone[k] for k in sorted(batch.alerts)),
+            unmatched=tuple(batch.unmatched),
+        )
+
+    def tick(self, *, now: datetime) -> Changes:
+        """Close outages that have stayed quiet for the grace period."""
+        batch = _Batch()
+        for outage_id in sorted(self._quiet):
+            outage = self.outages[outage_id]
+            if outage.quiet_since is not None and now - outage.quiet_since >= self.settings.close_grace:
+                self._close(outage, now, batch)
+        return self._done(batch)
+
+    def _fired(self, event: AlertEvent, now: datetime, batch: _Batch) -> None:
+        alert = event.alert
+        key: Key = (alert.tenant, alert.fingerprint, alert.starts_at)
+        if key in self.alerts:
+            return  # handed over twice: already applied
+        match = self.matcher.match(alert.tenant, alert.labels)
+        episode = OutageAlert(
+            tenant=alert.tenant,
+            fingerprint=alert.fingerprint,
+            starts_at=alert.starts_at,
+            outage_id=None,
+            alertname=alert.name,
+            severity=alert.severity,
+            service=match.service if match else None,
+            match=match.describe() if match else "no catalogued service",
+            score=match.score if match else None,
+            topology={k: alert.labels[k] for k in self.settings.topology_labels if alert.labels.get(k)},
+            received_at=event.received_at,
+        )
+        if match is None:
+            batch.unmatched.append(alert.tenant)
+        strong, weak = self._neighbours(episode)
+        joined = sorted({o for k in strong if (o := self.alerts[k].outage_id) is not None})
+        loose = sorted(k for k in strong | weak if self.alerts[k].outage_id is None)
+        batch.alerts.add(key)
+        if episode.service is None and not joined:
+            placed = sorted(
+                (self.outages[o].started_at, o) for k in weak if (o := self.alerts[k].outage_id) is not None
+            )
+            joined = [placed[0][1]] if placed else []
+        if episode.service is None and not joined:
+            self._index(episode)  # an unmatched alert waits alone until a matched neighbour pulls it in
+            return
+        target = self._merge(joined, now, batch) if joined else self._open(episode, now)
+        self._index(episode.model_copy(update={"outage_id": target.id}))
+        for k in loose:
+            self._move(k, target.id, batch)
+        self._link_platform(target.id, episode, now)
+        self._refresh(target.id, now, batch)
+
+    def _resolved(self, event: AlertEvent, now: datetime, batch: _Batch) -> None:
+        alert = event.alert
+        for key in sorted(self._by_fingerprint.get((alert.tenant, alert.fingerprint), set())):
+            held = self.alerts[key]
+            if not held.firing or held.starts_at > alert.starts_at:
+                continue
+            batch.alerts.add(key)
+            if held.outage_id is None:
+                batch.gone[key] = held.model_copy(update={"firing": False, "resolved_at": event.received_at})
+                self._unindex(key)
+                continue
+            self.alerts[key] = held.model_copy(update={"firing": False, "resolved_at": event.received_at})
+            self._refresh(held.outage_id, now, batch)
+
+    # -- neighbourhood -----------------------------------------------------------------------------
+
+    def _neighbours(self, episode: OutageAlert) -> tuple[set[Key], set[Key]]:
+        """Episodes linked to `episode`: work in proportion to the index buckets it touches, not to all alerts.
+
+        Strong links (calls, hosting, the same fingerprint) may merge outages. Weak links (a shared topology
+        value with an alert that names no service) only attach such alerts to an outage, never merge two.
+        """
+        tenant, window = episode.tenant, self.settings.window
+        strong: set[Key] = set()
+        weak: set[Key] = set()
+        if episode.service is not None:
+            for service in {episode.service} | self.graph.near(tenant, episode.service):
+                strong |= self._by_service.get((tenant, service), set())
+        for label, value in episode.topology.items():
+            for key in self._by_place.get((tenant, label, value), set()):
+                if episode.service is None or self.alerts[key].service is None:
+                    weak.add(key)
+        strong = {k for k in strong if abs(self.alerts[k].starts_at - episode.starts_at) <= window}
+        weak = {k for k in weak if abs(self.alerts[k].starts_at - episode.starts_at) <= window}
+        for key in self._by_fingerprint.get((tenant, episode.fingerprint), set()):
+            if self.alerts[key].outage_id is not None:
+                strong.add(key)  # a flapping alert rejoins its still-open outage
+        return strong, weak
+
+    def _index(self, alert: OutageAlert) -> None:
+        key = _key(alert)
+        self.alerts[key] = alert
+        if alert.outage_id is not None:
+            self._members.setdefault(alert.outage_id, set()).add(key)
+        if alert.service is not None:
+            self._by_service.setdefault((alert.tenant, alert.service), set()).add(key)
+            self._tenants_by_service.setdefault(alert.service, set()).add(alert.tenant)
+        for label, value in alert.topology.items():
+            self._by_place.setdefault((alert.tenant, label, value), set()).add(key)
+        self._by_fingerprint.setdefault((alert.tenant, alert.fingerprint), set()).add(key)
+
+    def _unindex(self, key: Key) -> None:
+        alert = self.alerts.pop(key)
+        if alert.service is not None:
+            _discard(self._by_service, (alert.tenant, alert.service), key)
+        for label, value in alert.topology.items():
+            _discard(self._by_place, (alert.tenant, label, value), key)
+        _discard(self._by_fingerprint, (alert.tenant, alert.fingerprint), key)
+
+    def _move(self, key: Key, outage_id: str, batch: _Batch) -> None:
+        alert = self.alerts[key]
+        if alert.outage_id is not None:
+            self._members[alert.outage_id].discard(key)
+        self.alerts[key] = alert.model_copy(update={"outage_id": outage_id})
+        self._members.setdefault(outage_id, set()).add(key)
+        batch.alerts.add(key)
+
+    # -- outage lifecycle --------------------------------------------------------------------------
+
+    def _open(self, episode: OutageAlert, now: datetime) -> Outage:
+        previous = None
+        if episode.service is not None:
+            last = self._last_closed.get((episode.tenant, episode.service))
+            if last is not None and last.closed_at and now - last.closed_at <= self.settings.recurrence_horizon:
+                previous = last.id
+        outage = Outage(
+            id=_outage_id(episode.tenant, episode.fingerprint, episode.starts_at),
+            tenant=episode.tenant,
+            started_at=episode.starts_at,
+            opened_at=now,
+            updated_at=now,
+            previous_outage=previous,
+        )
+        self.outages[outage.id] = outage
+        self._members[outage.id] = set()
+        return outage
+
+    def _merge(self, ids: list[str], now: datetime, batch: _Batch) -> Outage:
+        """The outage already proposed survives (one proposal per outage), else the earliest."""
+        found = [self.outages[i] for i in ids]
+        survivor = min(found, key=lambda o: (o.proposal_id is None, o.started_at, o.id))
+        for other in found:
+            if other.id == survivor.id:
+                continue
+            for key in sorted(self._members.pop(other.id, set())):
+                self._move(key, survivor.id, batch)
+            survivor = survivor.model_copy(
+                update={
+                    "linked_incident": survivor.linked_incident or other.linked_incident,
+                    "incident_open": survivor.incident_open or other.incident_open,
+                    "previous_outage": survivor.previous_outage or other.previous_outage,
+                    "platform_outages": sorted({*survivor.platform_outages, *other.platform_outages}),
+                }
+            )
+            del self.outages[other.id]
+            self._quiet.discard(other.id)
+            batch.outages.add(other.id)
+            batch.ended[other.id] = other.model_copy(
+                update={"state": OutageState.MERGED, "merged_into": survivor.id, "updated_at": now, "closed_at": now}
+            )
+        self.outages[survivor.id] = survivor
+        return survivor
+
+    def _link_platform(self, outage_id: str, episode: OutageAlert, now: datetime) -> None:
+        """A tenant outage rides on the platform's own outage when a platform service it reaches is alerting;
+        and a platform alert links every tenant outage on services near it."""
+        if episode.service is None:
+            return
+        near = {episode.service} | self.graph.near(episode.tenant, episode.service)
+        window = self.settings.window
+        if episode.tenant != PLATFORM:
+            links = {
+                self.alerts[k].outage_id
+                for s in near
+                for k in self._by_service.get((PLATFORM, s), set())
+                if abs(self.alerts[k].starts_at - episode.starts_at) <= window
+            } - {None}
+            self._add_links(outage_id, {x for x in links if x is not None}, now)
+            return
+        for service in near:
+            for tenant in self._tenants_by_service.get(service, set()) - {PLATFORM}:
+                for key in self._by_service.get((tenant, service), set()):
+                    held = self.alerts[key]
+                    if held.outage_id is not None and abs(held.starts_at - episode.starts_at) <= window:
+                        self._add_links(held.outage_id, {outage_id}, now)
+
+    def _add_links(self, outage_id: str, links: set[str], now: datetime) -> None:
+        outage = self.outages[outage_id]
+        merged = sorted(set(outage.platform_outages) | links)
+        if merged != outage.platform_outages:
+            self.outages[outage_id] = outage.model_copy(update={"platform_outages": merged, "updated_at": now})
+
+    def _refresh(self, outage_id: str, now: datetime, batch: _Batch) -> None:
+        """Recompute what an outage shows from its members; start or stop its quiet period."""
+        outage = self.outages[outage_id]
+        members = [self.alerts[k] for k in self._members[outage_id]]
+        services = sorted({m.service for m in members if m.service is not None})
+        firing = sum(1 for m in members if m.firing)
+        starts = {s: min(m.starts_at for m in members if m.service == s) for s in services}
+        cause, reasoning = probable_cause(self.graph, outage.tenant, starts)
+        quiet_since = None if firing else (outage.quiet_since or now)
+        self.outages[outage_id] = outage.model_copy(
+            update={
+                "services": services,
+                "alert_count": len(members),
+                "firing_count": firing,
+                "started_at": min(m.starts_at for m in members),
+                "probable_cause": cause,
+                "probable_cause_reasoning": reasoning,
+                "quiet_since": quiet_since,
+                "updated_at": now,
+            }
+        )
+        if quiet_since is None:
+            self._quiet.discard(outage_id)
+        else:
+            self._quiet.add(outage_id)
+        batch.outages.add(outage_id)
+
+    def _close(self, outage: Outage, now: datetime, batch: _Batch) -> None:
+        closed = outage.model_copy(update={"state": OutageState.CLOSED, "closed_at": now, "updated_at": now})
+        for key in self._members.pop(outage.id, set()):
+            batch.alerts.add(key)
+            batch.gone[key] = self.alerts[key]
+            self._unindex(key)
+        del self.outages[outage.id]
+        self._quiet.discard(outage.id)
+        self._remember_closed(closed)
+        batch.ended[outage.id] = closed
+        batch.outages.add(outage.id)
+
+    def _remember_closed(self, outage: Outage) -> None:
+        for service in outage.services:
+            self._last_closed[(outage.tenant, service)] = outage
+
+    # -- reading, and marks from outside ------------------------------------------------------------
+
+    def members(self, outage_id: str) -> list[OutageAlert]:
+        return sorted((self.alerts[k] for k in self._members.get(outage_id, ())), key=_key)
+
+    def set_incident(self, outage_id: str, *, incident: str | None, open_: bool) -> None:
+        """The command phase links an outage to its major incident; the store is the source of truth."""
+        outage = self.outages.get(outage_id)
+        if outage is not None and (outage.linked_incident, outage.incident_open) != (incident, open_):
+            self.outages[outage_id] = outage.model_copy(update={"linked_incident": incident, "incident_open": open_})
+
+    def mark_proposed(self, outage_id: str, proposal_id: str) -> None:
+        outage = self.outages.get(outage_id)
+        if outage is not None:
+            self.outages[outage_id] = outage.model_copy(update={"proposal_id": proposal_id})
+
+
+def _discard(index: dict[B, set[Key]], bucket: B, key: Key) -> None:
+    keys = index.get(bucket)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[bucket]

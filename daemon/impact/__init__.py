@@ -1,0 +1,1 @@
+"""Impact rules: declarative conditions over an outage's facts, and their pure evaluation."""

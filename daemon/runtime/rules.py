@@ -1,0 +1,102 @@
+"""The rules in force, reloaded on SIGHUP and on file change; a bad edit never replaces good rules."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+from pathlib import Path
+
+from watchfiles import awatch
+
+from daemon.impact.ruleset import Ruleset, parse_ruleset
+from daemon.kernel.errors import ConfigError, FieldProblem
+from daemon.telemetry.metrics import Metrics
+
+log = logging.getLogger("micd.rules")
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def read_rules(directory: Path) -> Ruleset:
+    """Parse every YAML file under `directory` (examples/ holds alert samples, not rules)."""
+    if not directory.is_dir():
+        raise ConfigError(
+            f"{directory}: not a directory", problems=(FieldProblem(str(directory), "rules directory not found"),)
+        )
+    files: dict[str, str] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.suffix in SUFFIXES and path.is_file() and "examples" not in path.relative_to(directory).parts:
+            try:
+                files[str(path)] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{path}: cannot read: {exc}", problems=(FieldProblem(str(path), str(exc)),)) from exc
+    return parse_ruleset(files)
+
+
+Listener = Callable[[Ruleset], None]
+
+
+class RulesHolder:
+    """Owns the current Ruleset. `start()` loads (failing loudly at startup); later reloads fail softly."""
+
+    def __init__(self, *, directory: Path, metrics: Metrics) -> None:
+        self.directory = directory
+        self._metrics = metrics
+        self._listeners: list[Listener] = []
+        self._current: Ruleset | None = None
+
+    @property
+    def current(self) -> Ruleset:
+        if self._current is None:
+            raise RuntimeError("RulesHolder.start() was not called")
+        return self._current
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def start(self) -> Ruleset:
+        self._current = read_rules(self.directory)
+        self._metrics.rules_loaded.set(1)
+        return self._current
+
+    def reload(self) -> bool:
+        """True if the new rules are in force; on any problem the old ones stay and each problem is logged."""
+        try:
+            fresh = read_rules(self.directory)
+        except ConfigError as exc:
+            self._metrics.rules_reloads.labels(outcome="failure").inc()
+            self._metrics.rules_loaded.set(0)
+            for problem in exc.problems or (FieldProblem(str(self.directory), exc.message),):
+                log.error("rules reload refused: %s: %s", problem.field, problem.reason)
+            return False
+        self._current = fresh
+        self._metrics.rules_reloads.labels(outcome="success").inc()
+        self._metrics.rules_loaded.set(1)
+        log.info("rules reloaded from %d files", len(fresh.sources))
+        for listener in self._listeners:
+            listener(fresh)
+        return True
+
+    async def run(self) -> AsyncIterator[None]:
+        """An aiohttp cleanup_ctx body: watch files and SIGHUP while the app runs."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
+        task = asyncio.create_task(self._watch(stop), name="micd-rules-watch")
+        try:
+            yield
+        finally:
+            stop.set()
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+            with suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGHUP)
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        async for _ in awatch(self.directory, stop_event=stop, debounce=500, recursive=True):
+            self.reload()
