@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -230,6 +231,40 @@ def cancel(*, action: Action, note: str, now: datetime) -> Action:
     if not note.strip():
         raise InvalidInput.field("note", "say why the action is canceled")
     return action.model_copy(update={"state": ActionState.CANCELED, "outcome_note": note.strip(), "updated_at": now})
+
+
+class ActionStep(BaseModel):
+    """One step on an action, as the API and CLI send it; `passed` is for precheck, `depends_on` for relink."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    step: Literal["precheck", "approve", "start", "succeed", "fail", "rollback", "cancel", "relink"]
+    note: str = Field("", max_length=4000)
+    passed: bool | None = None
+    depends_on: list[str] | None = None
+
+
+def apply(*, step: ActionStep, action: Action, existing: Sequence[Action], actor: str, now: datetime) -> Action:
+    """Dispatch a step to its rule; `actor` is the approver for `approve`."""
+    match step.step:
+        case "precheck":
+            if step.passed is None:
+                raise InvalidInput.field("passed", "say whether the pre-check passed")
+            return record_precheck(action=action, passed=step.passed, note=step.note, now=now)
+        case "approve":
+            return approve(action=action, approver=actor, now=now)
+        case "start":
+            return start(action=action, actions=existing, now=now)
+        case "succeed" | "fail":
+            return finish(action=action, succeeded=step.step == "succeed", note=step.note, now=now)
+        case "rollback":
+            return roll_back(action=action, note=step.note, now=now)
+        case "cancel":
+            return cancel(action=action, note=step.note, now=now)
+        case "relink":
+            if step.depends_on is None:
+                raise InvalidInput.field("depends_on", "give the new list of dependencies")
+            return relink(action=action, depends_on=step.depends_on, existing=existing, now=now)
 
 
 def _require(action: Action, state: ActionState, verb: str) -> None:

@@ -1,0 +1,1 @@
+"""The shell loops: event processing, decision polling, the command phase and its cadence ticker."""

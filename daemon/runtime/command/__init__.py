@@ -1,0 +1,58 @@
+"""Command-phase shell: `CommandService` (commands), `IncidentReader` (views), `CadenceTicker` (reminders, gauges).
+
+`build` wires the three around one `Recorder`, which is all `app.py` needs to call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from daemon.command.render import Renderer
+from daemon.config.command import CommandSettings
+from daemon.config.tenants import TenantSettings
+from daemon.kernel.clock import Clock
+from daemon.runtime.command.reads import IncidentReader, IncidentView
+from daemon.runtime.command.records import OutageLinks, Recorder
+from daemon.runtime.command.service import ClosureInput, CommandService, ReviewEdit
+from daemon.runtime.command.ticker import CadenceTicker
+from daemon.store.database import Database
+from daemon.telemetry.metrics import Metrics
+
+__all__ = [
+    "CadenceTicker",
+    "ClosureInput",
+    "Command",
+    "CommandService",
+    "IncidentReader",
+    "IncidentView",
+    "OutageLinks",
+    "ReviewEdit",
+    "build",
+]
+
+
+@dataclass(frozen=True)
+class Command:
+    service: CommandService
+    reader: IncidentReader
+    ticker: CadenceTicker
+
+
+def build(
+    *,
+    db: Database,
+    clock: Clock,
+    settings: CommandSettings,
+    tenants: Mapping[str, TenantSettings],
+    metrics: Metrics,
+    outages: OutageLinks | None = None,
+) -> Command:
+    recorder = Recorder(settings=settings, tenants=tenants)
+    return Command(
+        service=CommandService(
+            db=db, clock=clock, recorder=recorder, metrics=metrics, renderer=Renderer(), outages=outages
+        ),
+        reader=IncidentReader(db=db, clock=clock, recorder=recorder),
+        ticker=CadenceTicker(db=db, clock=clock, recorder=recorder, metrics=metrics, tenants=tenants),
+    )
