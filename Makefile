@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/mypy daemon tests $(wildcard tools bench)
 
 unit: $(STAMP) system-deps
 	$(BIN)/pytest -q -p no:cacheprovider
