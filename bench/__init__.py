@@ -1,0 +1,1 @@
+"""`make bench`: micd ingest throughput, latency and memory beside a real Alertmanager (see bench/README.md)."""
