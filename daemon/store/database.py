@@ -1,7 +1,9 @@
 """One SQLite database in WAL mode, used from asyncio through two dedicated threads.
 
-Writes go through a single writer thread and connection, so transactions never contend and a batch of
-writes can share one commit. Reads use a second connection; WAL lets them run beside the writer.
+Writes go through a single writer thread and connection, so transactions never contend. Writes that arrive
+while the writer is busy share the next commit (group commit): a commit costs far more than a small write, so
+under load this is what keeps throughput up, and each write is still all-or-nothing (a savepoint of its own) and
+durable when its caller resumes. Reads use a second connection; WAL lets them run beside the writer.
 Repositories take a `Database` and pass it plain functions of a connection: the SQL stays in the
 repository, the threading stays here.
 """
@@ -16,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+Write = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Database:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._pending: list[Write] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -72,12 +77,55 @@ class Database:
         conn.execute("COMMIT")
         return result
 
+    def _in_group(self, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+        """Run several writes in one transaction, each in its own savepoint: a write that raises is undone
+        alone and its error goes back to its caller; the others commit together."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            for fn in fns:
+                conn.execute("SAVEPOINT write")
+                try:
+                    outcomes.append((True, fn(conn)))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO write")
+                    outcomes.append((False, exc))
+                conn.execute("RELEASE write")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                outcomes = await loop.run_in_executor(self._writer, self._in_group, [fn for fn, _ in batch])
+            except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+                outcomes = [(False, exc)] * len(batch)
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done() or future.get_loop().is_closed():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return fn(self._conn())
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run fn in one transaction on the writer thread: all of it is committed, or none of it."""
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self._in_transaction, fn)
+        """Run fn on the writer thread: all of it is committed, or none of it, before this returns."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.append((fn, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return await future
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reader, self._read, fn)
