@@ -37,7 +37,7 @@ class State:
 
 
 STATE = web.AppKey("state", State)
-ACCOUNT = "servicenow_emulator.account"
+ACCOUNT = web.RequestKey("servicenow_emulator.account", Account)
 
 
 def _reply(reply: Reply) -> web.Response:
@@ -69,7 +69,8 @@ async def log_requests(request: web.Request, handler: Handler) -> web.StreamResp
     }
     response = await handler(request)
     entry["status"] = response.status
-    entry["user"] = request.get(ACCOUNT, None) and request[ACCOUNT].user_name
+    account = request.get(ACCOUNT)
+    entry["user"] = account.user_name if account else None
     request.app[STATE].requests.append(entry)
     return response
 

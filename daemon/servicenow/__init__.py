@@ -1,0 +1,1 @@
+"""ServiceNow: the only pysnc importer. Incident desk adapter, outbox delivery worker, decision poller."""
