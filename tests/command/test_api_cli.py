@@ -1,0 +1,189 @@
+"""The incidents API and the CLI against a real aiohttp server on loopback: roles, tenant scope, gates as 409."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from daemon.api import incidents as api
+from daemon.api.auth import Authenticator, new_token
+from daemon.api.middleware import build_middlewares
+from daemon.cli import incidents as cli
+from daemon.config.auth import ApiToken, AuthSettings, Role
+from daemon.config.command import CommandSettings
+from daemon.kernel.clock import FakeClock
+from daemon.runtime.command import build
+from daemon.store.database import Database
+from daemon.store.incidents import IncidentStore
+from daemon.telemetry.metrics import Metrics
+from tests.command.conftest import T0, proposal
+
+ROLES = {
+    "alice": (Role.COMMANDER, ["acme"]),
+    "dave": (Role.APPROVER, ["acme"]),
+    "vic": (Role.VIEWER, ["acme"]),
+    "gina": (Role.COMMANDER, ["globex"]),
+}
+
+
+@dataclass
+class Served:
+    client: TestClient[web.Request, web.Application]
+    tokens: dict[str, str]
+    incident: str
+
+    async def call(self, who: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        resp = await self.client.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {self.tokens[who]}"}
+        )
+        data = await resp.json() if resp.content_type == "application/json" else await resp.text()
+        return resp.status, data
+
+    def cli(self, who: str, *argv: str) -> int:
+        parser = argparse.ArgumentParser(prog="micd")
+        cli.register(parser.add_subparsers(dest="command", required=True))
+        args = parser.parse_args([*argv, "--url", str(self.client.make_url("/")), "--token", self.tokens[who]])
+        code: int = args.run(args)
+        return code
+
+
+@pytest.fixture
+async def served(db: Database) -> AsyncIterator[Served]:
+    tokens: dict[str, str] = {}
+    entries = []
+    for name, (role, scope) in ROLES.items():
+        token, sha = new_token()
+        tokens[name] = token
+        entries.append(ApiToken(name=name, sha256=sha, role=role, tenants=scope))
+    clock = FakeClock(T0)
+    cmd = build(db=db, clock=clock, settings=CommandSettings(), tenants={}, metrics=Metrics())
+    incident = await cmd.service.declare(proposal=proposal(1), commander="alice", at=T0)
+    app = web.Application(middlewares=build_middlewares(Authenticator(AuthSettings(api_tokens=entries))))
+    api.routes.install(app)
+    app[api.COMMAND] = cmd.service
+    app[api.READER] = cmd.reader
+    app[api.INCIDENTS] = IncidentStore(db)
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        yield Served(client, tokens, incident)
+    finally:
+        await client.close()
+
+
+async def test_roles_and_tenant_scope(served: Served) -> None:
+    s, base = served, f"/api/v1/incidents/{served.incident}"
+    status, page = await s.call("vic", "GET", "/api/v1/incidents")
+    assert (status, page["total"], page["items"][0]["id"]) == (200, 1, s.incident)
+    assert (await s.call("gina", "GET", "/api/v1/incidents"))[1]["total"] == 0
+    assert (await s.call("gina", "GET", base))[0] == 404  # another tenant's incident does not exist for gina
+    assert (await s.call("vic", "GET", base))[0] == 200
+    status, body = await s.call("vic", "POST", base + "/lanes", {"lane": "communications", "owner": "carol"})
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    status, body = await s.call("alice", "POST", base + "/lanes", {"lane": "comms", "owner": "carol"})
+    assert (status, body["error"]["problems"][0]["field"]) == (422, "lane")
+
+    # a gate refusal is a 409 listing every missing gate
+    status, body = await s.call("alice", "POST", base + "/transitions", {"command": "mitigate"})
+    assert status == 409
+    assert body["error"]["code"] == "gate_not_met"
+    assert [p["field"] for p in body["error"]["problems"]] == ["lanes.technical_lead", "lanes.communications", "note"]
+
+    # customer updates: the commander publishes, only an approver approves
+    status, update = await s.call(
+        "alice", "POST", base + "/updates", {"summary": "investigating", "audiences": ["technical", "customer"]}
+    )
+    assert (status, update["customer"]) == (201, "pending_approval")
+    approve = f"{base}/updates/{update['id']}/approve"
+    assert (await s.call("alice", "POST", approve))[0] == 403
+    status, approved = await s.call("dave", "POST", approve)
+    assert (status, approved["customer"], approved["approved_by"]) == (200, "sent", "dave")
+
+    # high-risk actions: approval is the approver's, every other step the commander's
+    spec = {"title": "Fail over", "owner": "bob", "precheck": "lag ok", "risk": "high", "rollback_plan": "fail back"}
+    status, action = await s.call("alice", "POST", base + "/actions", spec)
+    assert status == 201
+    step = f"{base}/actions/{action['id']}"
+    assert (await s.call("alice", "POST", step, {"step": "approve"}))[0] == 403
+    assert (await s.call("dave", "POST", step, {"step": "start"}))[0] == 403
+    assert (await s.call("dave", "POST", step, {"step": "approve"}))[1]["approved_by"] == "dave"
+    status, body = await s.call("alice", "POST", step, {"step": "start"})
+    assert (status, body["error"]["problems"][0]["field"]) == (409, "pre-check not run: lag ok")
+    assert (await s.call("vic", "GET", base + "/review.md"))[0] == 404  # scheduled only once resolved
+
+
+async def test_cli_drives_the_api(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
+    s, mi = served, served.incident
+    run = asyncio.to_thread
+    assert await run(s.cli, "alice", "incidents", "assign", mi, "technical_lead", "bob") == 0
+    assert await run(s.cli, "alice", "incidents", "assign", mi, "communications", "carol") == 0
+    assert await run(s.cli, "alice", "incidents", "move", mi, "monitor", "--note", "x") == 1
+    assert "allowed: mitigate, cancel" in capsys.readouterr().err
+    assert await run(s.cli, "alice", "incidents", "move", mi, "mitigate") == 1
+    assert "- note: missing" in capsys.readouterr().err
+    assert await run(s.cli, "alice", "incidents", "move", mi, "mitigate", "--note", "failing over") == 0
+    assert (
+        await run(
+            s.cli,
+            "alice",
+            "decide",
+            mi,
+            "--decision",
+            "fail over",
+            "--rationale",
+            "primary corrupt",
+            "--owner",
+            "alice",
+            "--alternative",
+            "restore backup",
+        )
+        == 0
+    )
+    assert (
+        await run(
+            s.cli,
+            "alice",
+            "action",
+            "add",
+            mi,
+            "--title",
+            "Fail over",
+            "--owner",
+            "bob",
+            "--precheck",
+            "lag ok",
+            "--risk",
+            "risky",
+        )
+        == 2
+    )
+    assert "rollback_plan" in capsys.readouterr().err
+    assert (
+        await run(s.cli, "alice", "action", "add", mi, "--title", "Restart", "--owner", "bob", "--precheck", "drained")
+        == 0
+    )
+    assert await run(s.cli, "alice", "action", "step", mi, "A1", "precheck") == 0
+    assert await run(s.cli, "alice", "update", mi, "--summary", "restarting workers") == 0
+    assert await run(s.cli, "vic", "update", mi, "--summary", "viewer cannot") == 1
+    capsys.readouterr()
+    assert await run(s.cli, "vic", "incidents", "list") == 0
+    listing = capsys.readouterr().out
+    assert mi in listing
+    assert "mitigating" in listing
+    assert await run(s.cli, "vic", "incidents", "show", mi) == 0
+    shown = capsys.readouterr().out
+    for expected in (
+        "technical_lead     bob",
+        "service_owner      UNOWNED",
+        "A1   P3 pending",
+        "monitor   missing mitigation.succeeded",
+        "decisions: 1 (in force: [1])",
+    ):
+        assert expected in shown
