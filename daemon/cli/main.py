@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from daemon import __version__
-from daemon.cli import config_cmd, serve, token
+from daemon.cli import config_cmd, proposals, serve, token
 
-COMMAND_MODULES = [serve, config_cmd, token]
+COMMAND_MODULES = [serve, config_cmd, token, proposals]
 
 
 def parser() -> argparse.ArgumentParser:

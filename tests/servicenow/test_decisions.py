@@ -1,0 +1,222 @@
+"""The commander's decision both ways: taken in ServiceNow it flows into micd, taken in micd it flows to ServiceNow."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from daemon.api import decisions as decision_api
+from daemon.api.auth import Authenticator, digest
+from daemon.api.middleware import build_middlewares
+from daemon.cli.main import main as cli
+from daemon.config.auth import AuthSettings
+from daemon.kernel.errors import Conflict, InvalidInput
+from daemon.proposals.models import Proposal, ProposalState
+from daemon.store.proposals import ProposalStore
+from tests.servicenow.conftest import Rig
+from tools.servicenow_emulator.server import Emulator
+
+pytestmark = pytest.mark.timeout(60)
+COMMANDER_TOKEN = "micd_commander-token"
+VIEWER_TOKEN = "micd_viewer-token"
+OTHER_TENANT_TOKEN = "micd_other-tenant-token"
+
+
+class RecordingDeclarer:
+    """The command phase's port, recorded: the declaration itself is tested with the command phase."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def declare(self, *, proposal: Proposal, commander: str, at: datetime) -> str:
+        self.calls.append((proposal.id, commander))
+        return f"MI-{proposal.id}"
+
+
+async def act_in_servicenow(emulator: Emulator, sys_id: str, action: str, **body: str) -> dict[str, Any]:
+    """What a commander does in the Major Incident workbench, through the emulator's control API over HTTPS."""
+    context = ssl.create_default_context(cafile=str(emulator.ca_path))
+    async with aiohttp.ClientSession() as session:
+        url = f"{emulator.url}/_emulator/incidents/{sys_id}/{action}"
+        async with session.post(url, json=body, ssl=context) as answer:
+            assert answer.status == 200, await answer.text()
+            result: dict[str, Any] = (await answer.json())["result"]
+            return result
+
+
+async def delivered(rig: Rig, proposal_id: str) -> str:
+    await rig.propose(proposal_id)
+    await rig.drain(rig.worker())
+    [incident] = rig.incidents(proposal_id)
+    return incident["sys_id"]
+
+
+def decisions_counted(rig: Rig, decision: str) -> float:
+    labels = {"tenant": "acme", "decision": decision}
+    return rig.metrics.registry.get_sample_value("micd_proposal_decisions_total", labels) or 0.0
+
+
+async def test_accepted_in_servicenow_declares_with_the_promoter_as_commander(rig: Rig) -> None:
+    sys_id = await delivered(rig, "D-1")
+    declarer = RecordingDeclarer()
+    poller = rig.poller(rig.decisions(declarer))
+    assert await poller.poll_once() == 0  # still proposed
+
+    shown = await act_in_servicenow(rig.emulator, sys_id, "accept", actor="jane.commander")
+    assert shown["major_incident_state"]["value"] == "accepted"
+    assert shown["promoted_by"]["display_value"] == "Jane Commander"
+    assert await poller.poll_once() == 1
+
+    proposal = await ProposalStore(rig.db).get("D-1")
+    assert proposal.state is ProposalState.ACCEPTED
+    assert proposal.decided_by == "jane.commander"
+    assert declarer.calls == [("D-1", "jane.commander")]
+    assert decisions_counted(rig, "accepted") == 1
+    assert rig.metrics.registry.get_sample_value("micd_time_to_decide_seconds_count", {"tenant": "acme"}) == 1
+    assert await rig.depth() == 0  # a decision taken in ServiceNow is not sent back to it
+    assert await poller.poll_once() == 0
+
+
+async def test_rejected_in_servicenow_closes_the_proposal_with_the_work_note_reason(rig: Rig) -> None:
+    sys_id = await delivered(rig, "D-2")
+    declarer = RecordingDeclarer()
+    reason = "Load test traffic, customers unaffected"
+    await act_in_servicenow(rig.emulator, sys_id, "reject", actor="jane.commander", reason=reason)
+    assert await rig.poller(rig.decisions(declarer)).poll_once() == 1
+    proposal = await ProposalStore(rig.db).get("D-2")
+    assert (proposal.state, proposal.decision_reason, proposal.decided_by) == (
+        ProposalState.REJECTED,
+        reason,
+        "jane.commander",
+    )
+    assert declarer.calls == []
+    assert decisions_counted(rig, "rejected") == 1
+
+
+async def test_canceled_after_acceptance_in_servicenow_is_not_recorded_twice(rig: Rig) -> None:
+    sys_id = await delivered(rig, "D-3")
+    await act_in_servicenow(rig.emulator, sys_id, "cancel", actor="jane.commander", reason="Duplicate of INC0099")
+    poller = rig.poller(rig.decisions(RecordingDeclarer()))
+    assert await poller.poll_once() == 1
+    proposal = await ProposalStore(rig.db).get("D-3")
+    assert (proposal.state, proposal.decision_reason) == (ProposalState.CANCELED, "Duplicate of INC0099")
+    assert await poller.poll_once() == 0
+
+
+async def test_accepted_in_micd_is_written_to_servicenow_once(rig: Rig) -> None:
+    sys_id = await delivered(rig, "D-4")
+    declarer = RecordingDeclarer()
+    decisions = rig.decisions(declarer)
+    await decisions.decide(proposal_id="D-4", decision=ProposalState.ACCEPTED, actor="jane.commander")
+    assert declarer.calls == [("D-4", "jane.commander")]
+    with pytest.raises(Conflict, match="already accepted"):
+        await decisions.decide(proposal_id="D-4", decision=ProposalState.REJECTED, actor="bob", reason="no")
+
+    await rig.drain(rig.worker())
+    incident = rig.emulator.store.get("incident", sys_id)
+    assert incident is not None
+    assert incident["major_incident_state"] == "accepted"
+    assert rig.emulator.store.display("sys_user", incident["promoted_by"]) == "Jane Commander"
+    assert incident["promoted_on"]
+    notes = [n for n in rig.journal(sys_id) if "accepted in micd" in n]
+    assert len(notes) == 1
+    assert await rig.poller(decisions).poll_once() == 0  # decided: not watched any more
+
+
+async def test_micd_does_not_overwrite_a_decision_already_taken_in_servicenow(rig: Rig) -> None:
+    sys_id = await delivered(rig, "D-5")
+    await act_in_servicenow(rig.emulator, sys_id, "accept", actor="jane.commander")
+    decisions = rig.decisions(RecordingDeclarer())
+    await decisions.decide(proposal_id="D-5", decision=ProposalState.REJECTED, actor="bob", reason="noise")
+    await rig.drain(rig.worker())
+    incident = rig.emulator.store.get("incident", sys_id)
+    assert incident is not None
+    assert incident["major_incident_state"] == "accepted"
+
+
+async def test_reject_needs_a_reason(rig: Rig) -> None:
+    await rig.propose("D-6")
+    with pytest.raises(InvalidInput) as caught:
+        await rig.decisions().decide(proposal_id="D-6", decision=ProposalState.REJECTED, actor="bob", reason=" ")
+    assert caught.value.problems[0].field == "reason"
+
+
+@pytest.fixture
+async def api(rig: Rig) -> AsyncIterator[tuple[TestClient[Any, Any], RecordingDeclarer]]:
+    auth = AuthSettings.model_validate(
+        {
+            "api_tokens": [
+                {"name": "alice", "sha256": digest(COMMANDER_TOKEN), "role": "commander", "tenants": ["acme"]},
+                {"name": "victor", "sha256": digest(VIEWER_TOKEN), "role": "viewer"},
+                {"name": "olga", "sha256": digest(OTHER_TENANT_TOKEN), "role": "commander", "tenants": ["globex"]},
+            ]
+        }
+    )
+    app = web.Application(middlewares=build_middlewares(Authenticator(auth)))
+    decision_api.routes.install(app)
+    declarer = RecordingDeclarer()
+    app[decision_api.DECIDER] = rig.decisions(declarer)
+    app[decision_api.PROPOSAL_STORE] = ProposalStore(rig.db)
+    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    yield client, declarer
+    await client.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_accept_through_the_api_flows_to_servicenow(
+    rig: Rig, api: tuple[TestClient[Any, Any], RecordingDeclarer]
+) -> None:
+    client, declarer = api
+    sys_id = await delivered(rig, "D-7")
+    url = "/api/v1/proposals/D-7/accept"
+    for token, status in ((VIEWER_TOKEN, 403), (OTHER_TENANT_TOKEN, 404)):
+        answer = await client.post(url, json={}, headers=bearer(token))
+        assert answer.status == status, await answer.text()
+    answer = await client.post(url, json={"commander": "jane.commander"}, headers=bearer(COMMANDER_TOKEN))
+    assert answer.status == 200, await answer.text()
+    assert (await answer.json())["state"] == "accepted"
+    assert declarer.calls == [("D-7", "jane.commander")]
+    again = await client.post(url, json={}, headers=bearer(COMMANDER_TOKEN))
+    assert again.status == 409
+    assert "already accepted" in (await again.json())["error"]["message"]
+
+    await rig.drain(rig.worker())
+    incident = rig.emulator.store.get("incident", sys_id)
+    assert incident is not None
+    assert incident["major_incident_state"] == "accepted"
+
+
+async def test_reject_through_the_api_and_the_cli(
+    rig: Rig, api: tuple[TestClient[Any, Any], RecordingDeclarer]
+) -> None:
+    client, _ = api
+    await rig.propose("D-8")
+    await rig.propose("D-9")
+    missing = await client.post("/api/v1/proposals/D-8/reject", json={}, headers=bearer(COMMANDER_TOKEN))
+    assert missing.status == 422
+    assert (await missing.json())["error"]["problems"][0]["field"] == "reason"
+
+    base = str(client.make_url("/"))
+    argv = ["proposals", "reject", "D-8", "--reason", "Planned maintenance", "--url", base, "--token", COMMANDER_TOKEN]
+    assert await asyncio.to_thread(cli, argv) == 0
+    assert await asyncio.to_thread(cli, argv) == 1  # already rejected: 409
+    proposal = await ProposalStore(rig.db).get("D-8")
+    assert (proposal.state, proposal.decided_by, proposal.decision_reason) == (
+        ProposalState.REJECTED,
+        "alice",
+        "Planned maintenance",
+    )
+    accept = ["proposals", "accept", "D-9", "--url", base, "--token", VIEWER_TOKEN]
+    assert await asyncio.to_thread(cli, accept) == 1  # a viewer may not decide
