@@ -167,7 +167,7 @@ class Correlator:
         self._index(episode.model_copy(update={"outage_id": target.id}))
         for k in loose:
             self._move(k, target.id, batch)
-        self._link_platform(target.id, episode, now)
+        self._link_platform(target.id, episode, now, batch)
         self._refresh(target.id, now, batch)
 
     def _resolved(self, event: AlertEvent, now: datetime, batch: _Batch) -> None:
@@ -232,7 +232,7 @@ class Correlator:
     def _move(self, key: Key, outage_id: str, batch: _Batch) -> None:
         alert = self.alerts[key]
         if alert.outage_id is not None:
-            self._members[alert.outage_id].discard(key)
+            self._members.get(alert.outage_id, set()).discard(key)
         self.alerts[key] = alert.model_copy(update={"outage_id": outage_id})
         self._members.setdefault(outage_id, set()).add(key)
         batch.alerts.add(key)
@@ -283,7 +283,7 @@ class Correlator:
         self.outages[survivor.id] = survivor
         return survivor
 
-    def _link_platform(self, outage_id: str, episode: OutageAlert, now: datetime) -> None:
+    def _link_platform(self, outage_id: str, episode: OutageAlert, now: datetime, batch: _Batch) -> None:
         """A tenant outage rides on the platform's own outage when a platform service it reaches is alerting;
         and a platform alert links every tenant outage on services near it."""
         if episode.service is None:
@@ -297,20 +297,22 @@ class Correlator:
                 for k in self._by_service.get((PLATFORM, s), set())
                 if abs(self.alerts[k].starts_at - episode.starts_at) <= window
             } - {None}
-            self._add_links(outage_id, {x for x in links if x is not None}, now)
+            self._add_links(outage_id, {x for x in links if x is not None}, now, batch)
             return
-        for service in near:
-            for tenant in self._tenants_by_service.get(service, set()) - {PLATFORM}:
+        tenants = {t for ts in self._tenants_by_service.values() for t in ts} - {PLATFORM}
+        for tenant in sorted(tenants):  # each tenant sees the platform through its own call graph
+            for service in self.graph.near(tenant, episode.service):
                 for key in self._by_service.get((tenant, service), set()):
                     held = self.alerts[key]
                     if held.outage_id is not None and abs(held.starts_at - episode.starts_at) <= window:
-                        self._add_links(held.outage_id, {outage_id}, now)
+                        self._add_links(held.outage_id, {outage_id}, now, batch)
 
-    def _add_links(self, outage_id: str, links: set[str], now: datetime) -> None:
+    def _add_links(self, outage_id: str, links: set[str], now: datetime, batch: _Batch) -> None:
         outage = self.outages[outage_id]
         merged = sorted(set(outage.platform_outages) | links)
         if merged != outage.platform_outages:
             self.outages[outage_id] = outage.model_copy(update={"platform_outages": merged, "updated_at": now})
+            batch.outages.add(outage_id)
 
     def _refresh(self, outage_id: str, now: datetime, batch: _Batch) -> None:
         """Recompute what an outage shows from its members; start or stop its quiet period."""
@@ -356,6 +358,11 @@ class Correlator:
             self._last_closed[(outage.tenant, service)] = outage
 
     # -- reading, and marks from outside ------------------------------------------------------------
+
+    def next_close(self) -> datetime | None:
+        """When the next quiet outage is due to close: the shell sleeps until then at most."""
+        due = [o.quiet_since for i in self._quiet if (o := self.outages[i]).quiet_since is not None]
+        return min(due) + self.settings.close_grace if due else None
 
     def members(self, outage_id: str) -> list[OutageAlert]:
         return sorted((self.alerts[k] for k in self._members.get(outage_id, ())), key=_key)

@@ -85,11 +85,8 @@ class Replay:
         return self._settle(Changes(changes.outages + extra, changes.alerts, changes.unmatched), now)
 
     def next_due(self) -> datetime | None:
-        times = list(self.recheck.values()) + [
-            o.quiet_since + self.tuning.close_grace
-            for o in self.correlator.outages.values()
-            if o.quiet_since is not None
-        ]
+        closing = self.correlator.next_close()
+        times = [*self.recheck.values(), *([closing] if closing else [])]
         return min(times) if times else None
 
     def _settle(self, changes: Changes, now: datetime) -> list[Decision]:
