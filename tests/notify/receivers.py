@@ -18,11 +18,12 @@ from tests.support.procs import free_port
 
 @dataclass
 class HttpSink:
-    """Records every POST by path; `fail_next` answers that many requests with a 503 first."""
+    """Records every POST by path; `fail_next` answers that many requests with `fail_status` first."""
 
     port: int = 0
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     fail_next: int = 0
+    fail_status: int = 503
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -33,7 +34,7 @@ class HttpSink:
     async def _handle(self, request: web.Request) -> web.Response:
         if self.fail_next:
             self.fail_next -= 1
-            return web.Response(status=503)
+            return web.Response(status=self.fail_status)
         self.received.append((request.path, orjson.loads(await request.read())))
         return web.Response(text="ok")
 
