@@ -43,6 +43,10 @@ def _partition(record: ConsumerRecord[bytes, bytes]) -> Partition:
     return Partition(record.topic, record.partition)
 
 
+def _names(tps: set[Partition]) -> str:
+    return ",".join(sorted(f"{topic}/{partition}" for topic, partition in tps))
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, ingestor: KafkaIngestor) -> None:
         self._ingestor = ingestor
@@ -73,6 +77,7 @@ class KafkaIngestor:
         self._flow = Flow(limit=settings.kafka.max_in_flight)
         self._queue: asyncio.Queue[list[ConsumerRecord[bytes, bytes]]] = asyncio.Queue()
         self._stopping = asyncio.Event()
+        self._room = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: DeadLetters | None = None
         self._task: asyncio.Task[None] | None = None
@@ -92,6 +97,12 @@ class KafkaIngestor:
             state = KafkaState.PAUSED if self._flow.paused else KafkaState.RUNNING
         partitions = len(self._consumer.assignment()) if self._consumer is not None and self._started else 0
         return KafkaStatus(state, partitions, self._flow.in_flight, self._pipeline_error or self._broker_error)
+
+    def readiness(self) -> tuple[bool, str]:
+        """(ready, detail) in the shape /readyz checks take."""
+        status = self.status
+        detail = f"{status.state.value}: {status.partitions} partitions, {status.in_flight} records in flight"
+        return status.ready, detail + (f"; {status.error}" if status.error else "")
 
     async def start(self) -> None:
         self._stopping.clear()
@@ -141,7 +152,7 @@ class KafkaIngestor:
         self._consumer.subscribe(topics=list(settings.topics), listener=_Listener(self))
         self._started = True
         self._broker_error = None
-        log.info("kafka consumer started", extra={"topics": settings.topics, "group": settings.group_id})
+        log.info("kafka consumer started in group %s", settings.group_id, extra={"topic": ",".join(settings.topics)})
 
     async def _disconnect(self) -> None:
         self._started = False
@@ -194,8 +205,15 @@ class KafkaIngestor:
     # --- fetching and back-pressure -------------------------------------------------------------------------
 
     async def _fetch(self, consumer: AIOKafkaConsumer) -> None:
+        if self._flow.paused and not self._flow.may_resume:
+            # Wake as soon as the worker frees room, not a whole poll later.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), self._tuning.poll_ms / 1000)
+            self._room.clear()
         self._apply_flow(consumer)
-        batches = await consumer.getmany(timeout_ms=self._tuning.poll_ms, max_records=max(self._flow.room(), 1))
+        # Still poll while paused (timeout 0): the group takes a member that stops polling for dead.
+        timeout_ms = 0 if self._flow.paused else self._tuning.poll_ms
+        batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max(self._flow.room(), 1))
         records = [record for batch in batches.values() for record in batch]
         if records:
             self._flow.taken(len(records))
@@ -206,10 +224,10 @@ class KafkaIngestor:
     def _apply_flow(self, consumer: AIOKafkaConsumer) -> None:
         change = self._flow.decide()
         if change is True:
-            log.info("kafka consumption paused: pipeline behind", extra={"in_flight": self._flow.in_flight})
+            log.debug("kafka consumption paused: pipeline behind", extra={"count": self._flow.in_flight})
         elif change is False:
             consumer.resume(*consumer.assignment())
-            log.info("kafka consumption resumed", extra={"in_flight": self._flow.in_flight})
+            log.debug("kafka consumption resumed", extra={"count": self._flow.in_flight})
         if self._flow.paused:
             # Again each poll: partitions assigned by a rebalance while paused start unpaused.
             consumer.pause(*consumer.assignment())
@@ -234,6 +252,8 @@ class KafkaIngestor:
                 await self._commit()
             finally:
                 self._flow.done(len(records))
+                if self._flow.may_resume:
+                    self._room.set()
                 for _ in range(taken):
                     self._queue.task_done()
 
@@ -344,13 +364,15 @@ class KafkaIngestor:
 
     async def _revoked(self, revoked: set[Partition]) -> None:
         """Commit what is stored before another member takes these partitions over, so it redelivers little."""
+        if not revoked:
+            return
         await self._drain()
         await self._commit(revoked)
         self._offsets.forget(revoked)
         for tp in revoked:
             with contextlib.suppress(KeyError):
                 self._metrics.kafka_consumer_lag.remove(tp.topic, str(tp.partition))
-        log.info("kafka partitions revoked", extra={"partitions": sorted(f"{t}/{p}" for t, p in revoked)})
+        log.info("kafka partitions revoked", extra={"partition": _names(revoked)})
 
     async def _assigned(self, assigned: set[Partition]) -> None:
         consumer = self._consumer
@@ -361,4 +383,4 @@ class KafkaIngestor:
                 committed = await consumer.committed(TopicPartition(tp.topic, tp.partition))
                 if committed is not None:
                     self._offsets.known(tp, committed)
-        log.info("kafka partitions assigned", extra={"partitions": sorted(f"{t}/{p}" for t, p in assigned)})
+        log.info("kafka partitions assigned", extra={"partition": _names(assigned)})

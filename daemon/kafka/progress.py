@@ -71,12 +71,16 @@ class Flow:
     def done(self, count: int) -> None:
         self.in_flight = max(self.in_flight - count, 0)
 
+    @property
+    def may_resume(self) -> bool:
+        return self.paused and self.in_flight <= self.limit // 2
+
     def decide(self) -> bool | None:
         """True: pause now; False: resume now; None: keep as is."""
         if not self.paused and self.in_flight >= self.limit:
             self.paused = True
             return True
-        if self.paused and self.in_flight <= self.limit // 2:
+        if self.may_resume:
             self.paused = False
             return False
         return None

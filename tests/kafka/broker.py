@@ -11,7 +11,8 @@ import importlib.util
 import signal
 import socket
 import subprocess
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -91,14 +92,28 @@ class Tansu:
         finally:
             await admin.close()
 
+    async def committed(self, group: str, topic: str, partitions: int) -> list[int | None]:
+        """The group's committed offsets, read without joining the group."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            return [await consumer.committed(TopicPartition(topic, p)) for p in range(partitions)]
+        finally:
+            await consumer.stop()
+
     async def produce(
         self, topic: str, records: Iterable[tuple[bytes | None, bytes]], *, partition: int | None = None
     ) -> None:
+        async with self.producer() as producer:
+            for key, value in records:
+                await producer.send_and_wait(topic, value=value, key=key, partition=partition)
+
+    @asynccontextmanager
+    async def producer(self) -> AsyncIterator[AIOKafkaProducer]:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=False, acks="all")
         await producer.start()
         try:
-            for key, value in records:
-                await producer.send_and_wait(topic, value=value, key=key, partition=partition)
+            yield producer
         finally:
             await producer.stop()
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from daemon.alerts.models import Alert, Source
 from daemon.ingest.service import IngestResult, IngestService
@@ -25,15 +24,6 @@ def api_alert(name: str, **labels: str) -> bytes:
     return orjson.dumps(
         {"labels": {"alertname": name, **labels}, "annotations": {"summary": name}, "startsAt": "2026-12-03T10:00:00Z"}
     )
-
-
-async def committed(broker: Tansu, group: str, topic: str, partitions: int) -> list[int | None]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        return [await consumer.committed(TopicPartition(topic, p)) for p in range(partitions)]
-    finally:
-        await consumer.stop()
 
 
 async def test_both_forms_and_arrays_are_stored(broker: Tansu, tmp_path: Path) -> None:
@@ -64,7 +54,7 @@ async def test_both_forms_and_arrays_are_stored(broker: Tansu, tmp_path: Path) -
         assert by_name == {"Single": "acme", "Hook1": "globex", "Hook2": "acme", "Arr1": "initech", "Arr2": "initech"}
         assert micd.sample("micd_kafka_messages_total", {"topic": topic, "outcome": "ingested"}) == 3
         assert micd.sample("micd_alerts_received_total", {"source": "kafka", "tenant": "initech"}) == 2
-        await eventually(lambda: _equals(committed(broker, group, topic, 1), [3]), what="offset 3 committed")
+        await eventually(lambda: _equals(broker.committed(group, topic, 1), [3]), what="offset 3 committed")
         assert micd.ingestor.status.state is KafkaState.RUNNING
         assert micd.sample("micd_kafka_consumer_lag", {"topic": topic, "partition": "0"}) == 0
 
@@ -97,7 +87,7 @@ async def test_poison_goes_to_dead_letter_and_the_next_record_is_processed(broke
         assert all(h["micd.origin.topic"] == topic.encode() and h["micd.origin.partition"] == b"0" for *_, h in letters)
         assert b"not JSON" in letters[0][2]["micd.error"]
         assert b"value.labels.tenant" in letters[1][2]["micd.error"]
-        await eventually(lambda: _equals(committed(broker, group, topic, 1), [4]), what="all 4 offsets committed")
+        await eventually(lambda: _equals(broker.committed(group, topic, 1), [4]), what="all 4 offsets committed")
         assert micd.sample("micd_kafka_dead_letters_total", {"topic": topic}) == 2
         assert micd.sample("micd_kafka_messages_total", {"topic": topic, "outcome": "dead_letter"}) == 2
         assert micd.sample("micd_kafka_messages_total", {"topic": topic, "outcome": "ingested"}) == 2
