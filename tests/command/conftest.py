@@ -10,7 +10,7 @@ import pytest
 
 from daemon.alerts.models import Alert, AlertStatus
 from daemon.proposals.models import AlertRef, Evidence, Proposal, ServiceEvidence
-from daemon.store import alerts, incidents, outbox, proposals
+from daemon.store import alerts, incidents, outages, outbox, proposals
 from daemon.store.database import Database
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
@@ -19,7 +19,9 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     database = Database(tmp_path / "micd.sqlite3")
-    database.migrate([*alerts.MIGRATIONS, *outbox.MIGRATIONS, *proposals.MIGRATIONS, *incidents.MIGRATIONS])
+    database.migrate(
+        [*alerts.MIGRATIONS, *outbox.MIGRATIONS, *proposals.MIGRATIONS, *outages.MIGRATIONS, *incidents.MIGRATIONS]
+    )
     yield database
     database.close()
 

@@ -20,6 +20,7 @@ from daemon.command.models import Audience, IncidentState, Lane
 from daemon.command.review import ReviewActionSpec
 from daemon.config.command import CommandSettings
 from daemon.config.tenants import Channel, TenantSettings
+from daemon.correlation.models import Outage
 from daemon.kernel.clock import FakeClock
 from daemon.kernel.errors import Conflict, GateNotMet, InvalidInput
 from daemon.notify.mail import EmailNotifier
@@ -30,7 +31,7 @@ from daemon.notify.webhook import WebhookNotifier
 from daemon.notify.worker import NotifyWorker
 from daemon.runtime.command import ClosureInput, ReviewEdit, build
 from daemon.runtime.command import Command as CommandRuntime
-from daemon.store import alerts, proposals
+from daemon.store import alerts, outages, proposals
 from daemon.store.database import Database
 from daemon.store.outbox import Outbox
 from daemon.telemetry.metrics import Metrics
@@ -112,7 +113,9 @@ async def world(db: Database) -> AsyncIterator[World]:
                 "teams": WebhookNotifier(session, teams_payload),
                 "email": EmailNotifier(),
             }
-            cmd = build(db=db, clock=clock, settings=CommandSettings(), tenants=settings, metrics=metrics)
+            cmd = build(
+                db=db, clock=clock, settings=CommandSettings(), tenants=settings, metrics=metrics, outages=outages
+            )
             worker = NotifyWorker(
                 outbox=Outbox(db), tenants=settings, notifiers=notifiers, metrics=metrics, clock=clock
             )
@@ -137,6 +140,12 @@ async def test_proposal_to_closed_review(world: World) -> None:
     w, svc, reader = world, world.cmd.service, world.cmd.reader
     p1 = proposal(1, fingerprints=("fp1",))
     await w.db.write(lambda c: proposals.insert(c, p1))
+    outage = Outage(id=p1.outage_id, tenant="acme", started_at=T0, opened_at=T0, updated_at=T0, services=["payments"])
+    await w.db.write(lambda c: outages.save(c, [outage], []))
+
+    async def outage_link() -> tuple[str | None, bool]:
+        return (await w.db.read(lambda c: outages.links(c, [p1.outage_id])))[p1.outage_id]
+
     await w.db.write(lambda c: alerts.apply(c, [alert("acme", "fp1", AlertStatus.FIRING)], received_at=T0))
 
     # declaration: commander assigned, P1 from impact 1 x urgency 1, first update due in 30 minutes
@@ -146,6 +155,7 @@ async def test_proposal_to_closed_review(world: World) -> None:
     assert (view.incident.state, view.incident.priority) == (IncidentState.DECLARED, 1)
     assert view.incident.next_update_due == T0 + timedelta(minutes=30)
     assert view.lanes[Lane.COMMANDER] == "alice"
+    assert await outage_link() == (mi, True)  # the correlator proposes nothing new for it while open
     assert set(view.unowned_lanes) == {
         Lane.COMMUNICATIONS,
         Lane.TECHNICAL_LEAD,
@@ -352,6 +362,7 @@ async def test_proposal_to_closed_review(world: World) -> None:
     assert resolved.next_update_due is None
     assert await w.value("micd_major_incident_mttr_seconds_sum", tenant="acme") == 3600
     assert await w.value("micd_major_incidents_active", tenant="acme") == 0
+    assert await outage_link() == (mi, False)
 
     # review due 5 Berlin business days after Monday 5 Jan, skipping the 6 Jan holiday: Tuesday 13 Jan
     view = await reader.view(incident_id=mi)

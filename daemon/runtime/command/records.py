@@ -21,9 +21,11 @@ from daemon.store import outbox
 
 
 class OutageLinks(Protocol):
-    """The correlation store's side of declaration: mark the outage as commanded by this incident."""
+    """Marks an outage as handled in a major incident; `daemon.store.outages` (the module) satisfies it."""
 
-    def link_incident(self, conn: sqlite3.Connection, *, tenant: str, outage_id: str, incident_id: str) -> None: ...
+    def link_incident(
+        self, conn: sqlite3.Connection, outage_id: str, /, *, incident_id: str | None, open_: bool
+    ) -> None: ...
 
 
 def ids(incident: Incident) -> dict[str, str]:

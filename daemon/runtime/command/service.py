@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.command import cadence, closure, decisions, lanes, lifecycle, mitigation, repeat, review
-from daemon.command.models import Audience, Incident, IncidentState, Lane, TimelineEntry, priority
+from daemon.command.models import ACTIVE_STATES, Audience, Incident, IncidentState, Lane, TimelineEntry, priority
 from daemon.command.render import Renderer
 from daemon.kernel.clock import Clock
 from daemon.kernel.errors import InvalidInput, NotFound
@@ -139,10 +139,7 @@ class CommandService:
                     commander,
                     at,
                 )
-            if self._outages is not None:
-                self._outages.link_incident(
-                    conn, tenant=declared.tenant, outage_id=declared.outage_id, incident_id=incident_id
-                )
+            self._link_outage(conn, declared, open_=True)
             return declared, link, True
 
         incident, link, created = await self._db.write(run)
@@ -174,6 +171,8 @@ class CommandService:
                 store.put_review(conn, scheduled, tenant=moved.tenant)
             store.save(conn, moved)
             self._rec.step(conn, moved, step)
+            if moved.state not in ACTIVE_STATES:
+                self._link_outage(conn, moved, open_=False)
             return moved
 
         moved = await self._db.write(run)
@@ -391,6 +390,15 @@ class CommandService:
             return closed
 
         return await self._with_incident(incident_id, change)
+
+    def _link_outage(self, conn: sqlite3.Connection, incident: Incident, *, open_: bool) -> None:
+        """While the incident is open the correlator proposes nothing new for its outage; after, it may again."""
+        if self._outages is None:
+            return
+        try:
+            self._outages.link_incident(conn, incident.outage_id, incident_id=incident.id, open_=open_)
+        except NotFound:
+            log.warning("outage %s of the incident is not stored; not linked", incident.outage_id, extra=ids(incident))
 
     async def _with_incident(self, incident_id: str, fn: Callable[[sqlite3.Connection, Incident, datetime], T]) -> T:
         now = self._clock.now()
