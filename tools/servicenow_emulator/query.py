@@ -1,7 +1,7 @@
 """ServiceNow encoded queries (`sysparm_query`): parse once, then match rows and order them.
 
 Grammar as the Table API reads it: terms joined by `^` (AND); a term starting with `OR` is OR-ed with the
-term before it (OR binds tighter than AND); `^NQ` starts a new query whose rows are added; `ORDERBY<f>` and
+term before it (OR binds tighter than AND); `^NQ<term>` starts a new query whose rows are added; `ORDERBY<f>` and
 `ORDERBYDESC<f>` set the order; a literal `^` inside a value is written `^^`.
 """
 
@@ -162,10 +162,10 @@ def parse(text: str) -> EncodedQuery:
     clauses: list[list[Condition]] = []
     order: list[Order] = []
     for term in _split_terms(text):
-        if term == "NQ":
+        if term.startswith("NQ"):  # `a^NQb`: a new query whose rows are added
             if clauses:
                 groups.append(tuple(tuple(c) for c in clauses))
-            clauses = []
+            clauses = [[parse_condition(term.removeprefix("NQ"))]] if term != "NQ" else []
         elif term.startswith("ORDERBYDESC"):
             order.append(Order(term.removeprefix("ORDERBYDESC"), True))
         elif term.startswith("ORDERBY"):
