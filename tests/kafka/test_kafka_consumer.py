@@ -190,3 +190,24 @@ async def _partitions(one: Any, two: Any, expected: tuple[int, int]) -> bool:
 
 async def _total(one: Any, two: Any, expected: int) -> bool:
     return bool(await one.alert_count() + await two.alert_count() == expected)
+
+
+async def test_broker_restart_is_survived(own_broker: Tansu, tmp_path: Path) -> None:
+    """Tansu keeps data in memory, so the restarted broker is empty: the consumer must reconnect, notice it is
+    degraded meanwhile, and go on storing what is produced afterwards."""
+    topic, group = unique("alerts"), unique("g")
+    await own_broker.create_topic(topic, 1)
+    await own_broker.produce(topic, [(b"acme", api_alert(f"Before{i}")) for i in range(5)])
+    async with stack(tmp_path / "db.sqlite3", kafka_settings(own_broker, topics=[topic], group=group)) as micd:
+        await eventually(lambda: _equals(micd.alert_count(), 5), what="5 alerts before the restart")
+        own_broker.stop()
+        await eventually(lambda: _status_if(micd, KafkaState.DEGRADED), what="degraded while the broker is down")
+        ready, detail = micd.ingestor.readiness()
+        assert not ready
+        assert "unreachable" in detail
+        own_broker.start()
+        await own_broker.create_topic(topic, 1)  # the test broker forgot it
+        await own_broker.produce(topic, [(b"acme", api_alert(f"After{i}")) for i in range(5)])
+        await eventually(lambda: _equals(micd.alert_count(), 10), within=60, what="5 more alerts after the restart")
+        await eventually(lambda: _status_if(micd, KafkaState.RUNNING), what="running again")
+        assert micd.ingestor.readiness()[0]
