@@ -97,7 +97,6 @@ class CorrelationLoop:
         self._wake = asyncio.Event()
         self._cursor = 0
         self._recheck: dict[str, datetime] = {}
-        self._tenants_seen: set[str] = set()
         self.correlator: Correlator = correlator_for(rules.current, self._tuning)
         rules.subscribe(self._use_rules)
 
@@ -217,9 +216,9 @@ class CorrelationLoop:
     async def refresh_gauges(self) -> None:
         """Scrape refresher for micd_outages_active{tenant}."""
         counts = await self._db.read(outages.active_counts)
-        self._tenants_seen |= set(counts)
-        for tenant in self._tenants_seen:
-            self._metrics.outages_active.labels(tenant=tenant).set(counts.get(tenant, 0))
+        self._metrics.outages_active.clear()
+        for tenant, count in counts.items():
+            self._metrics.outages_active.labels(tenant=tenant).set(count)
 
     def _next_wait(self) -> float:
         due = [*self._recheck.values()]

@@ -1,10 +1,12 @@
-"""The rules in force, reloaded on SIGHUP and on file change; a bad edit never replaces good rules."""
+"""The rules in force, reloaded on file change and on SIGHUP; a bad edit never replaces good rules.
+
+`micd serve` owns the SIGHUP handler and calls every reloader in `app[RELOADERS]`; append `holder.reload`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from pathlib import Path
@@ -80,12 +82,9 @@ class RulesHolder:
             listener(fresh)
         return True
 
-    async def run(self) -> AsyncIterator[None]:
-        """An aiohttp cleanup_ctx body: watch files and SIGHUP while the app runs."""
-        loop = asyncio.get_running_loop()
+    async def watching(self, _app: object = None) -> AsyncIterator[None]:
+        """An aiohttp cleanup_ctx: reload whenever a file under the rules directory changes."""
         stop = asyncio.Event()
-        with suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGHUP, self.reload)
         task = asyncio.create_task(self._watch(stop), name="micd-rules-watch")
         try:
             yield
@@ -94,8 +93,6 @@ class RulesHolder:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-            with suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGHUP)
 
     async def _watch(self, stop: asyncio.Event) -> None:
         async for _ in awatch(self.directory, stop_event=stop, debounce=500, recursive=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -163,14 +164,18 @@ class ProposalStore:
         state: ProposalState | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        tenants: Sequence[str] | None = None,
     ) -> Page[Proposal]:
-        """Newest first; `next` continues after the last item returned."""
+        """Newest first; `next` continues after the last item returned. `tenants` limits to a caller's scope."""
         limit = max(1, min(limit, MAX_LIMIT))
         where: builtins.list[str] = []
         args: builtins.list[Any] = []
         if tenant is not None:
             where.append("tenant = ?")
             args.append(tenant)
+        if tenants is not None:
+            where.append(f"tenant IN ({','.join('?' * len(tenants))})" if tenants else "0")
+            args.extend(tenants)
         if state is not None:
             where.append("state = ?")
             args.append(state.value)
