@@ -193,7 +193,10 @@ def generate(
         assert child.stdin is not None
         child.stdin.write(b"go\n")
         child.stdin.flush()
-    reports = [orjson.loads(child.communicate(timeout=(max_seconds or plan.max_seconds) + 60)[0]) for child in children]
+    # Read through the same buffered pipe that gave `ready`; each generator stops itself at --max-seconds.
+    reports = [orjson.loads(child.stdout.read()) for child in children if child.stdout is not None]
+    for child in children:
+        child.wait(timeout=60)
     server_cpu = measure.cpu_seconds(target.pid) - cpu0
     latencies = sorted(v for r in reports for v in r["latencies_ms"])
     span = max(r["end"] for r in reports) - min(r["start"] for r in reports)

@@ -46,7 +46,8 @@ class IngestService:
         self._metrics.ingest_seconds.observe(time.perf_counter() - started)
         for tenant, count in Counter(a.tenant for a in alerts).items():
             self._metrics.alerts_received.labels(source=source.value, tenant=tenant).inc(count)
-        for event in events:
+        # Per-alert debug lines cost a dict each even when filtered out: build them only when wanted.
+        for event in events if log.isEnabledFor(logging.DEBUG) else ():
             log.debug(
                 "alert %s",
                 event.kind.value,
