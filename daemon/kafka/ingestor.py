@@ -82,6 +82,7 @@ class KafkaIngestor:
         self._dead_letters: DeadLetters | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = False
+        self._failures = 0
         self._broker_error: str | None = "not connected yet"
         self._pipeline_error: str | None = None
 
@@ -89,9 +90,9 @@ class KafkaIngestor:
     def status(self) -> KafkaStatus:
         if self._task is None or self._task.done():
             state = KafkaState.STOPPED
-        elif not self._started:
+        elif not self._started and not self._failures:
             state = KafkaState.STARTING
-        elif self._broker_error or self._pipeline_error:
+        elif not self._started or self._broker_error or self._pipeline_error:
             state = KafkaState.DEGRADED
         else:
             state = KafkaState.PAUSED if self._flow.paused else KafkaState.RUNNING
@@ -116,11 +117,10 @@ class KafkaIngestor:
     # --- connection lifecycle -------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        attempt = 0
         while not self._stopping.is_set():
             try:
                 await self._connect()
-                attempt = 0
+                self._failures = 0
                 await self._consume()
             except KafkaError as exc:
                 self._broker_error = f"{type(exc).__name__}: {exc}"
@@ -131,8 +131,8 @@ class KafkaIngestor:
                 log.exception("kafka consumer failed, restarting", extra={"error": self._pipeline_error})
             finally:
                 await self._disconnect()
-            attempt += 1
-            await self._pause(min(0.2 * 2**attempt, MAX_BACKOFF))
+            self._failures += 1
+            await self._pause(min(0.2 * 2**self._failures, MAX_BACKOFF))
 
     async def _connect(self) -> None:
         settings = self._settings
@@ -151,7 +151,7 @@ class KafkaIngestor:
             await self._dead_letters.start()
         self._consumer.subscribe(topics=list(settings.topics), listener=_Listener(self))
         self._started = True
-        self._broker_error = None
+        self._broker_error = self._pipeline_error = None
         log.info("kafka consumer started in group %s", settings.group_id, extra={"topic": ",".join(settings.topics)})
 
     async def _disconnect(self) -> None:
@@ -163,7 +163,11 @@ class KafkaIngestor:
             with contextlib.suppress(KafkaError):
                 await self._dead_letters.stop()
         self._consumer = self._dead_letters = None
+        # Whatever was fetched and not stored is fetched again by the next consumer, from the last commit.
         self._offsets = Offsets()
+        self._flow = Flow(limit=self._settings.max_in_flight)
+        self._queue = asyncio.Queue()
+        self._room.clear()
         self._metrics.kafka_consumer_lag.clear()
 
     async def _pause(self, seconds: float) -> None:
@@ -179,7 +183,7 @@ class KafkaIngestor:
         try:
             while not self._stopping.is_set() and not worker.done():
                 await self._fetch(consumer)
-            if worker.done():
+            if worker.done() and not self._stopping.is_set():
                 worker.result()  # re-raises why the worker ended
             await self._drain()
             await self._commit()
@@ -250,6 +254,8 @@ class KafkaIngestor:
             try:
                 await self._handle(records)
                 await self._commit()
+                if self._consumer is not None:
+                    self._update_lag(self._consumer)
             finally:
                 self._flow.done(len(records))
                 if self._flow.may_resume:
@@ -379,8 +385,12 @@ class KafkaIngestor:
         if consumer is None:
             return
         for tp in assigned:
+            # Where consumption starts, so lag is reported before the first record is stored.
             with contextlib.suppress(KafkaError):
-                committed = await consumer.committed(TopicPartition(tp.topic, tp.partition))
+                kafka_tp = TopicPartition(tp.topic, tp.partition)
+                committed = await consumer.committed(kafka_tp)
+                if committed is None:
+                    committed = (await consumer.beginning_offsets([kafka_tp])).get(kafka_tp)
                 if committed is not None:
                     self._offsets.known(tp, committed)
         log.info("kafka partitions assigned", extra={"partition": _names(assigned)})
