@@ -78,9 +78,9 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     try:
         import uvloop
-
-        uvloop.install()
     except ImportError:
-        pass
-    asyncio.run(run(settings))
+        asyncio.run(run(settings))
+    else:
+        # uvloop.run, not the deprecated uvloop.install(): the event loop is chosen for this run only.
+        uvloop.run(run(settings))
     return 0
