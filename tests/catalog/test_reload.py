@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,22 @@ def test_examples_are_not_rules(rules_dir: Path) -> None:
 def test_missing_directory_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a directory"):
         read_rules(tmp_path / "nope")
+
+
+async def test_a_file_change_reloads_while_watching(rules_dir: Path) -> None:
+    holder = RulesHolder(directory=rules_dir, metrics=Metrics())
+    before = holder.start()
+    watching = holder.watching()
+    await watching.__anext__()
+    try:
+        await asyncio.sleep(0.3)  # let the watcher subscribe before the edit (setup, not an assertion on time)
+        impact = rules_dir / "impact" / "rules.yaml"
+        impact.write_text(impact.read_text().replace("cooldown_minutes: 60", "cooldown_minutes: 90"))
+        for _ in range(100):  # bounded poll: up to ~10 s
+            if holder.current is not before:
+                break
+            await asyncio.sleep(0.1)
+        assert holder.current.book.cooldown == timedelta(minutes=90)
+    finally:
+        with contextlib.suppress(StopAsyncIteration):
+            await watching.__anext__()

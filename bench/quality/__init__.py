@@ -1,0 +1,1 @@
+"""Correlation quality benchmark: synthetic storms with ground truth, micd against two baselines."""
