@@ -216,3 +216,17 @@ async def test_broker_restart_is_survived(own_broker: Tansu, tmp_path: Path) -> 
         await eventually(lambda: _equals(micd.alert_count(), 10), within=60, what="5 more alerts after the restart")
         await eventually(lambda: _status_if(micd, KafkaState.RUNNING), what="running again")
         assert micd.ingestor.readiness()[0]
+
+
+async def test_starts_while_the_broker_is_down_and_connects_when_it_comes(own_broker: Tansu, tmp_path: Path) -> None:
+    topic = unique("alerts")
+    own_broker.stop()
+    settings = kafka_settings(own_broker, topics=[topic], group=unique("g"))
+    async with stack(tmp_path / "db.sqlite3", settings) as micd:
+        await eventually(lambda: _status_if(micd, KafkaState.DEGRADED), what="degraded, not stuck starting")
+        assert not micd.ingestor.readiness()[0]
+        own_broker.start()
+        await own_broker.create_topic(topic, 1)
+        await own_broker.produce(topic, [(b"acme", api_alert("Late"))])
+        await eventually(lambda: _equals(micd.alert_names(), ["Late"]), within=60, what="the alert once connected")
+        assert micd.ingestor.readiness()[0]
