@@ -18,6 +18,7 @@ from daemon.config.auth import AuthSettings
 from daemon.config.command import CommandSettings
 from daemon.config.correlation import CorrelationSettings
 from daemon.config.kafka import KafkaSettings
+from daemon.config.kpi import KpiSettings
 from daemon.config.servicenow import ServiceNowSettings
 from daemon.config.tenants import TenantSettings
 from daemon.kernel.errors import ConfigError, FieldProblem
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
     servicenow: ServiceNowSettings = ServiceNowSettings()
     kafka: KafkaSettings = KafkaSettings()
     command: CommandSettings = CommandSettings()
+    kpi: KpiSettings = KpiSettings()
 
     @field_validator("listen")
     @classmethod

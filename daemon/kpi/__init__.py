@@ -1,0 +1,1 @@
+"""Rollout KPIs from stored facts: values per tenant, weekly series, baseline comparison, Markdown and HTML reports."""
