@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 import trustme
+import yaml
 
 from daemon.config.kafka import KafkaSettings
+from daemon.config.settings import load
 from daemon.kafka.security import client_options
 from daemon.kernel.errors import ConfigError
 
@@ -48,7 +50,7 @@ def test_ssl_with_ca_and_client_certificate(pki: dict[str, Path]) -> None:
 def test_sasl_ssl_scram(pki: dict[str, Path]) -> None:
     options = client_options(
         settings(
-            security_protocol="sasl_ssl",
+            security_protocol="SASL_SSL",
             sasl_mechanism="SCRAM-SHA-512",
             sasl_username="micd",
             sasl_password="s3cret",
@@ -70,25 +72,37 @@ def test_sasl_plaintext_has_no_tls() -> None:
 
 
 @pytest.mark.parametrize(
-    ("values", "names"),
+    ("values", "reason"),
     [
-        ({"security_protocol": "TLS"}, "kafka.security_protocol"),
-        ({"security_protocol": "SASL_PLAINTEXT", "sasl_username": "u", "sasl_password": "p"}, "kafka.sasl_mechanism"),
-        ({"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "GSSAPI"}, "kafka.sasl_mechanism"),
-        (
-            {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN", "sasl_username": "u"},
-            "kafka.sasl_password",
-        ),
-        ({"security_protocol": "SSL", "ssl_certfile": Path("/nonexistent.pem")}, "kafka.ssl_keyfile"),
-        ({"security_protocol": "SSL", "ssl_cafile": Path("/nonexistent/ca.pem")}, "TLS files"),
+        ({"security_protocol": "TLS"}, "security_protocol"),
+        ({"security_protocol": "SASL_PLAINTEXT", "sasl_username": "u", "sasl_password": "p"}, "sasl_mechanism"),
+        ({"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "GSSAPI"}, "sasl_mechanism"),
+        ({"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN", "sasl_username": "u"}, "sasl_password"),
+        ({"security_protocol": "SSL", "ssl_certfile": "/x/cert.pem"}, "ssl_keyfile"),
+        ({"dead_letter_topic": "alerts"}, "dead_letter_topic"),
+        ({"heartbeat_interval_ms": 10000, "session_timeout_ms": 6000}, "heartbeat_interval_ms"),
     ],
 )
-def test_refused_settings_name_the_key(values: dict[str, Any], names: str) -> None:
-    with pytest.raises(ConfigError, match=names):
-        client_options(settings(**values))
-
-
-def test_the_password_never_appears_in_errors() -> None:
+def test_inconsistent_settings_are_refused_at_load_naming_the_key(
+    tmp_path: Path, values: dict[str, Any], reason: str
+) -> None:
+    config = tmp_path / "micd.yaml"
+    config.write_text(
+        yaml.safe_dump({"kafka": {"bootstrap_servers": ["127.0.0.1:9093"], "topics": ["alerts"], **values}})
+    )
     with pytest.raises(ConfigError) as caught:
-        client_options(settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_password="hunter2"))
+        load(config)
+    assert any(p.field.startswith("kafka") and reason in f"{p.field} {p.reason}" for p in caught.value.problems)
+
+
+def test_unreadable_tls_files_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="TLS files cannot be loaded"):
+        client_options(settings(security_protocol="SSL", ssl_cafile=Path("/nonexistent/ca.pem")))
+
+
+def test_the_password_never_appears_in_errors(tmp_path: Path) -> None:
+    config = tmp_path / "micd.yaml"
+    config.write_text(yaml.safe_dump({"kafka": {"security_protocol": "SASL_SSL", "sasl_password": "hunter2"}}))
+    with pytest.raises(ConfigError) as caught:
+        load(config)
     assert "hunter2" not in str(caught.value)
