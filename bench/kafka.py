@@ -86,11 +86,15 @@ def _drain(workdir: Path, broker: Tansu, topic: str, expect: int) -> dict[str, A
             if stored and not first_at:
                 first_at, first_count, cpu0 = time.monotonic(), stored, measure.cpu_seconds(proc.pid)
         done_at = time.monotonic()
-        cpu = measure.cpu_seconds(proc.pid) - cpu0 if proc.poll() is None else None
-        mem = measure.memory_kib(proc.pid) if proc.poll() is None else {}
+        exited = proc.poll()
+        cpu = measure.cpu_seconds(proc.pid) - cpu0 if exited is None else None
+        mem = measure.memory_kib(proc.pid) if exited is None else {}
     finally:
         proc.terminate()
         proc.wait(30)
+    if exited is not None:
+        tail = (workdir / "micd.log").read_text(errors="replace").strip().splitlines()[-3:]
+        print(f"  kafka consumer exited with {exited}: {' | '.join(tail)}", flush=True)
     span = done_at - first_at if first_at else 0.0
     counted = stored - first_count
     return {
@@ -101,7 +105,8 @@ def _drain(workdir: Path, broker: Tansu, topic: str, expect: int) -> dict[str, A
         "expected": expect,
         "complete": stored >= expect,
         "seconds": round(span, 3),
-        "alerts_per_s": round(counted / span, 1) if span > 0 else None,
+        "alerts_per_s": round(counted / span, 1) if span > 0 and counted else None,
+        **({"exited": exited} if exited is not None else {}),
         "server_cpu_us_per_alert": round(cpu / counted * 1e6, 1) if cpu is not None and counted else None,
         "rss_kib": mem.get("VmRSS"),
     }
