@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := prometheus-alertmanager prometheus
+APT_PACKAGES := prometheus-alertmanager prometheus chromium
 CONFIG ?=
 
 .PHONY: run test lint typecheck unit system-deps bench bench-quality clean
@@ -22,7 +22,7 @@ run: $(STAMP)
 
 # Real Alertmanager and Prometheus binaries for the integration tests and promtool for rule checks.
 system-deps:
-	@missing=""; for b in /usr/bin/prometheus-alertmanager /usr/bin/prometheus /usr/bin/promtool; do \
+	@missing=""; for b in /usr/bin/prometheus-alertmanager /usr/bin/prometheus /usr/bin/promtool /usr/bin/chromium; do \
 	  test -x $$b || missing=yes; done; \
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \

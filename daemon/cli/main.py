@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from daemon import __version__
-from daemon.cli import config_cmd, proposals, serve, token
+from daemon.cli import config_cmd, kpi, proposals, serve, token
 
-COMMAND_MODULES = [serve, config_cmd, token, proposals]
+COMMAND_MODULES = [serve, config_cmd, token, proposals, kpi]
 
 
 def parser() -> argparse.ArgumentParser:

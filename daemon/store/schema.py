@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.store import alerts, outbox
+from daemon.store import alerts, kpi, outbox
 from daemon.store.database import Migration
 
-MIGRATIONS: list[Migration] = [*alerts.MIGRATIONS, *outbox.MIGRATIONS]
+MIGRATIONS: list[Migration] = [*alerts.MIGRATIONS, *outbox.MIGRATIONS, *kpi.MIGRATIONS]
