@@ -24,9 +24,9 @@ from daemon.catalog.graph import Graph
 from daemon.catalog.matching import Matcher
 from daemon.catalog.models import PLATFORM
 from daemon.correlation.cause import probable_cause
+from daemon.correlation.index import Key, TimeIndex
 from daemon.correlation.models import Outage, OutageAlert, OutageState
 
-Key = tuple[str, str, datetime]  # tenant, fingerprint, starts_at
 B = TypeVar("B")
 
 
@@ -64,6 +64,7 @@ class _Batch:
     unmatched: list[str] = field(default_factory=list)
     ended: dict[str, Outage] = field(default_factory=dict)  # merged or closed: no longer held
     gone: dict[Key, OutageAlert] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)  # recomputed once per batch, not once per event
 
 
 class Correlator:
@@ -76,10 +77,11 @@ class Correlator:
         self.outages: dict[str, Outage] = {}
         self.alerts: dict[Key, OutageAlert] = {}
         self._members: dict[str, set[Key]] = {}
-        self._by_service: dict[tuple[str, str], set[Key]] = {}
-        self._by_place: dict[tuple[str, str, str], set[Key]] = {}
+        self._by_service: TimeIndex[tuple[str, str]] = TimeIndex()  # members of open outages, by service
+        self._by_place: TimeIndex[tuple[str, str, str]] = TimeIndex()  # members, by topology label value
+        self._loose: dict[tuple[str, str, str], set[Key]] = {}  # unmatched alerts in no outage, by place
         self._by_fingerprint: dict[tuple[str, str], set[Key]] = {}
-        self._tenants_by_service: dict[str, set[str]] = {}
+        self._tenants: set[str] = set()
         self._last_closed: dict[tuple[str, str], Outage] = {}
         self._quiet: set[str] = set()
 
@@ -112,6 +114,9 @@ class Correlator:
                 self._fired(event, now, batch)
             elif event.kind is TransitionKind.RESOLVED:
                 self._resolved(event, now, batch)
+        for outage_id in sorted(batch.dirty):
+            if outage_id in self.outages:
+                self._refresh(outage_id, now, batch)
         return self._done(batch)
 
     def _done(self, batch: _Batch) -> Changes:
@@ -151,24 +156,19 @@ class Correlator:
         )
         if match is None:
             batch.unmatched.append(alert.tenant)
-        strong, weak = self._neighbours(episode)
-        joined = sorted({o for k in strong if (o := self.alerts[k].outage_id) is not None})
-        loose = sorted(k for k in strong | weak if self.alerts[k].outage_id is None)
+        joined, weak, loose = self._neighbours(episode)
         batch.alerts.add(key)
-        if episode.service is None and not joined:
-            placed = sorted(
-                (self.outages[o].started_at, o) for k in weak if (o := self.alerts[k].outage_id) is not None
-            )
-            joined = [placed[0][1]] if placed else []
+        if episode.service is None and not joined and weak:
+            joined = [min(weak, key=lambda o: (self.outages[o].started_at, o))]
         if episode.service is None and not joined:
             self._index(episode)  # an unmatched alert waits alone until a matched neighbour pulls it in
             return
         target = self._merge(joined, now, batch) if joined else self._open(episode, now)
         self._index(episode.model_copy(update={"outage_id": target.id}))
         for k in loose:
-            self._move(k, target.id, batch)
+            self._attach(k, target.id, batch)
         self._link_platform(target.id, episode, now, batch)
-        self._refresh(target.id, now, batch)
+        batch.dirty.add(target.id)
 
     def _resolved(self, event: AlertEvent, now: datetime, batch: _Batch) -> None:
         alert = event.alert
@@ -179,62 +179,68 @@ class Correlator:
             batch.alerts.add(key)
             if held.outage_id is None:
                 batch.gone[key] = held.model_copy(update={"firing": False, "resolved_at": event.received_at})
-                self._unindex(key)
+                self._forget(key)
                 continue
             self.alerts[key] = held.model_copy(update={"firing": False, "resolved_at": event.received_at})
-            self._refresh(held.outage_id, now, batch)
+            batch.dirty.add(held.outage_id)
 
     # -- neighbourhood -----------------------------------------------------------------------------
 
-    def _neighbours(self, episode: OutageAlert) -> tuple[set[Key], set[Key]]:
-        """Episodes linked to `episode`: work in proportion to the index buckets it touches, not to all alerts.
+    def _neighbours(self, episode: OutageAlert) -> tuple[list[str], set[str], list[Key]]:
+        """Outages and loose alerts linked to `episode`, found through the index buckets it touches only.
 
-        Strong links (calls, hosting, the same fingerprint) may merge outages. Weak links (a shared topology
-        value with an alert that names no service) only attach such alerts to an outage, never merge two.
+        Returns the outages strongly linked (calls, hosting, the same fingerprint: these merge), the outages
+        weakly linked (a shared topology value; only an alert naming no service attaches to one), and the
+        loose unmatched alerts sharing a topology value (pulled into whatever outage the episode joins).
         """
-        tenant, window = episode.tenant, self.settings.window
-        strong: set[Key] = set()
-        weak: set[Key] = set()
+        tenant, start, window = episode.tenant, episode.starts_at, self.settings.window
+        strong: set[str] = set()
+        weak: set[str] = set()
+        loose: set[Key] = set()
         if episode.service is not None:
             for service in {episode.service} | self.graph.near(tenant, episode.service):
-                strong |= self._by_service.get((tenant, service), set())
+                strong |= self._by_service.near((tenant, service), start, window)
         for label, value in episode.topology.items():
-            for key in self._by_place.get((tenant, label, value), set()):
-                if episode.service is None or self.alerts[key].service is None:
-                    weak.add(key)
-        strong = {k for k in strong if abs(self.alerts[k].starts_at - episode.starts_at) <= window}
-        weak = {k for k in weak if abs(self.alerts[k].starts_at - episode.starts_at) <= window}
+            place = (tenant, label, value)
+            if episode.service is None:
+                weak |= self._by_place.near(place, start, window)
+            loose |= {k for k in self._loose.get(place, set()) if abs(k[2] - start) <= window}
         for key in self._by_fingerprint.get((tenant, episode.fingerprint), set()):
-            if self.alerts[key].outage_id is not None:
-                strong.add(key)  # a flapping alert rejoins its still-open outage
-        return strong, weak
+            outage = self.alerts[key].outage_id
+            if outage is not None:
+                strong.add(outage)  # a flapping alert rejoins its still-open outage
+        return sorted(strong), weak, sorted(loose)
 
     def _index(self, alert: OutageAlert) -> None:
         key = _key(alert)
         self.alerts[key] = alert
-        if alert.outage_id is not None:
-            self._members.setdefault(alert.outage_id, set()).add(key)
-        if alert.service is not None:
-            self._by_service.setdefault((alert.tenant, alert.service), set()).add(key)
-            self._tenants_by_service.setdefault(alert.service, set()).add(alert.tenant)
-        for label, value in alert.topology.items():
-            self._by_place.setdefault((alert.tenant, label, value), set()).add(key)
+        self._tenants.add(alert.tenant)
         self._by_fingerprint.setdefault((alert.tenant, alert.fingerprint), set()).add(key)
-
-    def _unindex(self, key: Key) -> None:
-        alert = self.alerts.pop(key)
+        places = [(alert.tenant, label, value) for label, value in alert.topology.items()]
+        if alert.outage_id is None:
+            for place in places:
+                self._loose.setdefault(place, set()).add(key)
+            return
+        self._members.setdefault(alert.outage_id, set()).add(key)
         if alert.service is not None:
-            _discard(self._by_service, (alert.tenant, alert.service), key)
-        for label, value in alert.topology.items():
-            _discard(self._by_place, (alert.tenant, label, value), key)
-        _discard(self._by_fingerprint, (alert.tenant, alert.fingerprint), key)
+            self._by_service.add((alert.tenant, alert.service), alert.outage_id, key)
+        for place in places:
+            self._by_place.add(place, alert.outage_id, key)
 
-    def _move(self, key: Key, outage_id: str, batch: _Batch) -> None:
+    def _forget(self, key: Key) -> None:
+        """Drop an alert from the per-alert indexes; outage-level indexes are dropped with the outage."""
+        alert = self.alerts.pop(key)
+        _discard(self._by_fingerprint, (alert.tenant, alert.fingerprint), key)
+        if alert.outage_id is None:
+            for label, value in alert.topology.items():
+                _discard(self._loose, (alert.tenant, label, value), key)
+
+    def _attach(self, key: Key, outage_id: str, batch: _Batch) -> None:
+        """A loose unmatched alert joins an outage."""
         alert = self.alerts[key]
-        if alert.outage_id is not None:
-            self._members.get(alert.outage_id, set()).discard(key)
-        self.alerts[key] = alert.model_copy(update={"outage_id": outage_id})
-        self._members.setdefault(outage_id, set()).add(key)
+        for label, value in alert.topology.items():
+            _discard(self._loose, (alert.tenant, label, value), key)
+        self._index(alert.model_copy(update={"outage_id": outage_id}))
         batch.alerts.add(key)
 
     # -- outage lifecycle --------------------------------------------------------------------------
@@ -264,8 +270,13 @@ class Correlator:
         for other in found:
             if other.id == survivor.id:
                 continue
-            for key in sorted(self._members.pop(other.id, set())):
-                self._move(key, survivor.id, batch)
+            self._by_service.merge(other.id, survivor.id)
+            self._by_place.merge(other.id, survivor.id)
+            moved = self._members.pop(other.id, set())
+            self._members.setdefault(survivor.id, set()).update(moved)
+            for key in moved:
+                self.alerts[key] = self.alerts[key].model_copy(update={"outage_id": survivor.id})
+                batch.alerts.add(key)
             survivor = survivor.model_copy(
                 update={
                     "linked_incident": survivor.linked_incident or other.linked_incident,
@@ -285,27 +296,20 @@ class Correlator:
 
     def _link_platform(self, outage_id: str, episode: OutageAlert, now: datetime, batch: _Batch) -> None:
         """A tenant outage rides on the platform's own outage when a platform service it reaches is alerting;
-        and a platform alert links every tenant outage on services near it."""
+        a platform alert links every tenant outage on services near it (each tenant through its own graph)."""
         if episode.service is None:
             return
-        near = {episode.service} | self.graph.near(episode.tenant, episode.service)
-        window = self.settings.window
+        start, window = episode.starts_at, self.settings.window
         if episode.tenant != PLATFORM:
-            links = {
-                self.alerts[k].outage_id
-                for s in near
-                for k in self._by_service.get((PLATFORM, s), set())
-                if abs(self.alerts[k].starts_at - episode.starts_at) <= window
-            } - {None}
-            self._add_links(outage_id, {x for x in links if x is not None}, now, batch)
+            links: set[str] = set()
+            for service in {episode.service} | self.graph.near(episode.tenant, episode.service):
+                links |= self._by_service.near((PLATFORM, service), start, window)
+            self._add_links(outage_id, links, now, batch)
             return
-        tenants = {t for ts in self._tenants_by_service.values() for t in ts} - {PLATFORM}
-        for tenant in sorted(tenants):  # each tenant sees the platform through its own call graph
-            for service in self.graph.near(tenant, episode.service):
-                for key in self._by_service.get((tenant, service), set()):
-                    held = self.alerts[key]
-                    if held.outage_id is not None and abs(held.starts_at - episode.starts_at) <= window:
-                        self._add_links(held.outage_id, {outage_id}, now, batch)
+        for tenant in sorted(self._tenants - {PLATFORM}):
+            for service in {episode.service} | self.graph.near(tenant, episode.service):
+                for linked in self._by_service.near((tenant, service), start, window):
+                    self._add_links(linked, {outage_id}, now, batch)
 
     def _add_links(self, outage_id: str, links: set[str], now: datetime, batch: _Batch) -> None:
         outage = self.outages[outage_id]
@@ -346,7 +350,9 @@ class Correlator:
         for key in self._members.pop(outage.id, set()):
             batch.alerts.add(key)
             batch.gone[key] = self.alerts[key]
-            self._unindex(key)
+            self._forget(key)
+        self._by_service.drop(outage.id)
+        self._by_place.drop(outage.id)
         del self.outages[outage.id]
         self._quiet.discard(outage.id)
         self._remember_closed(closed)
