@@ -15,6 +15,7 @@ from daemon.kpi.compare import Band, Kpi
 
 WIDTH, HEIGHT = 520, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 28, 16, 40
+MAX_X_LABELS = 8
 _MTTR_STEPS = [60, 300, 600, 900, 1800, 3600, 2 * 3600, 4 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400]
 
 
@@ -107,6 +108,7 @@ def line_chart(
     if len(run) > 1:
         segments.append(" ".join(run))
     ticks = [Tick(at=y(step * i), text=_text(kpi, step * i)) for i in range(round(top_value / step) + 1)]
+    every = -(-len(labels) // MAX_X_LABELS)  # label every week, or every other, ... so labels never overlap
     weeks = len([v for v in values if v is not None])
     summary = f"{kpi.label} per week: data in {weeks} of {len(values)} weeks" + (
         f"; baseline {_text(kpi, baseline)}" if baseline is not None else "; no baseline"
@@ -121,6 +123,6 @@ def line_chart(
         band_top=None if band is None else y(band.high),
         band_bottom=None if band is None else y(band.low),
         y_ticks=ticks,
-        x_ticks=[Tick(at=x(i), text=label) for i, label in enumerate(labels)],
+        x_ticks=[Tick(at=x(i), text=label) for i, label in enumerate(labels) if i % every == 0],
         summary=summary,
     )

@@ -3,6 +3,7 @@ filled over eight weeks: four before the rollout (the baseline) and four after i
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,20 @@ def test_invalid_settings_exit_2_naming_the_key(tmp_path: Path, capsys: pytest.C
     code, _, err = micd(capsys, "kpi", "report", "--config", str(config))
     assert code == 2
     assert "invalid setting kpi.precision_min" in err
+
+
+async def test_report_reads_while_the_daemon_holds_a_write_transaction(
+    db: Database, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """WAL: the CLI reads the last committed state beside a writer that has not committed yet."""
+    await Rollout(db).before()
+    writer = sqlite3.connect(db.path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE incident_updates SET on_time = 1")  # uncommitted: the report must not see it
+        code, out, _ = micd(capsys, "kpi", "report", "--config", str(config), "--until", BASELINE_END.isoformat())
+        assert code == 0
+        assert rows(out, "acme")[Kpi.COMPLIANCE.label][1] == "57.1% (4/7)"
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
