@@ -83,6 +83,7 @@ class KafkaIngestor:
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._failures = 0
+        self._rebalancing = False
         self._broker_error: str | None = "not connected yet"
         self._pipeline_error: str | None = None
 
@@ -97,12 +98,14 @@ class KafkaIngestor:
         else:
             state = KafkaState.PAUSED if self._flow.paused else KafkaState.RUNNING
         partitions = len(self._consumer.assignment()) if self._consumer is not None and self._started else 0
-        return KafkaStatus(state, partitions, self._flow.in_flight, self._pipeline_error or self._broker_error)
+        error = self._pipeline_error or self._broker_error
+        return KafkaStatus(state, partitions, self._flow.in_flight, error, rebalancing=self._rebalancing)
 
     def readiness(self) -> tuple[bool, str]:
         """(ready, detail) in the shape /readyz checks take."""
         status = self.status
         detail = f"{status.state.value}: {status.partitions} partitions, {status.in_flight} records in flight"
+        detail += ", rebalancing" if status.rebalancing else ""
         return status.ready, detail + (f"; {status.error}" if status.error else "")
 
     async def start(self) -> None:
@@ -155,7 +158,7 @@ class KafkaIngestor:
         log.info("kafka consumer started in group %s", settings.group_id, extra={"topic": ",".join(settings.topics)})
 
     async def _disconnect(self) -> None:
-        self._started = False
+        self._started = self._rebalancing = False
         if self._consumer is not None:
             with contextlib.suppress(KafkaError):
                 await self._consumer.stop()
@@ -370,6 +373,7 @@ class KafkaIngestor:
 
     async def _revoked(self, revoked: set[Partition]) -> None:
         """Commit what is stored before another member takes these partitions over, so it redelivers little."""
+        self._rebalancing = True
         if not revoked:
             return
         await self._drain()
@@ -381,6 +385,7 @@ class KafkaIngestor:
         log.info("kafka partitions revoked", extra={"partition": _names(revoked)})
 
     async def _assigned(self, assigned: set[Partition]) -> None:
+        self._rebalancing = False
         consumer = self._consumer
         if consumer is None:
             return

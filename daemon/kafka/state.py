@@ -22,6 +22,7 @@ class KafkaStatus:
     partitions: int
     in_flight: int
     error: str | None
+    rebalancing: bool = False
 
     @property
     def ready(self) -> bool:
