@@ -97,6 +97,7 @@ class CorrelationLoop:
         self._wake = asyncio.Event()
         self._cursor = 0
         self._recheck: dict[str, datetime] = {}
+        self._pending: Ruleset | None = None
         self.correlator: Correlator = correlator_for(rules.current, self._tuning)
         rules.subscribe(self._use_rules)
 
@@ -105,8 +106,8 @@ class CorrelationLoop:
         self._wake.set()
 
     def _use_rules(self, ruleset: Ruleset) -> None:
-        fresh = correlator_for(ruleset, self._tuning)
-        self.correlator.use_rules(graph=fresh.graph, matcher=fresh.matcher)
+        """Called on reload; taken up between batches, never while one runs on the writer thread."""
+        self._pending = ruleset
 
     async def restore(self) -> None:
         """Rebuild indexes from the store; every open outage is reviewed again at the next tick."""
@@ -148,6 +149,9 @@ class CorrelationLoop:
         await self._commit(step, now, last_event=None)
 
     async def _commit(self, compute: Callable[[], Changes], now: datetime, *, last_event: int | None) -> None:
+        if self._pending is not None:
+            fresh, self._pending = correlator_for(self._pending, self._tuning), None
+            self.correlator.use_rules(graph=fresh.graph, matcher=fresh.matcher)
         ruleset = self._rules.current
 
         def transaction(conn: sqlite3.Connection) -> tuple[Changes, list[Decision], dict[str, datetime]]:
