@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -161,3 +163,20 @@ async def test_resolved_outages_close_after_the_grace_and_leave_the_gauge(db: Da
     assert rig.sample("micd_outages_active", tenant="acme") == 0
     page = await OutageStore(db).list(tenants=None, state=OutageState.CLOSED, limit=10, cursor=None)
     assert page.total == 1
+
+
+async def test_the_running_loop_wakes_on_new_events(db: Database) -> None:
+    rig = Rig(db, RULES_DIR, FakeClock(T0))
+    running = rig.loop.context()
+    await running.__anext__()
+    try:
+        await rig.alerts.apply(list(OUTAGE), received_at=T0)
+        rig.loop.wake()
+        for _ in range(100):  # bounded poll, up to ~10 s
+            if (await ProposalStore(db).list()).total:
+                break
+            await asyncio.sleep(0.1)
+        assert (await ProposalStore(db).list()).total == 1
+    finally:
+        with contextlib.suppress(StopAsyncIteration):
+            await running.__anext__()
