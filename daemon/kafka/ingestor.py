@@ -23,7 +23,7 @@ from daemon.alerts.models import Alert, Source
 from daemon.config.settings import Settings
 from daemon.ingest.kafka_values import parse_value
 from daemon.kafka.dead_letter import DeadLetters
-from daemon.kafka.progress import Flow, Offsets, Partition
+from daemon.kafka.progress import Flow, Offsets, Partition, names
 from daemon.kafka.security import client_options
 from daemon.kafka.state import KafkaState, KafkaStatus, Tuning
 from daemon.kernel.clock import Clock
@@ -37,14 +37,6 @@ MAX_BACKOFF = 5.0
 
 class IngestPort(Protocol):
     async def ingest(self, alerts: Sequence[Alert], *, source: Source) -> object: ...
-
-
-def _partition(record: ConsumerRecord[bytes, bytes]) -> Partition:
-    return Partition(record.topic, record.partition)
-
-
-def _names(tps: set[Partition]) -> str:
-    return ",".join(sorted(f"{topic}/{partition}" for topic, partition in tps))
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -288,10 +280,11 @@ class KafkaIngestor:
         for record, error in refused:
             await self._dead_letter(record, error)
         for record in records:
-            self._offsets.stored(_partition(record), record.offset)
+            self._offsets.stored(Partition(record.topic, record.partition), record.offset)
         refused_ids = {id(record) for record, _ in refused}
+        refused_outcome = "dead_letter" if self._dead_letters is not None else "dropped"
         for record in records:
-            outcome = "dead_letter" if id(record) in refused_ids else "ingested"
+            outcome = refused_outcome if id(record) in refused_ids else "ingested"
             self._metrics.kafka_messages.labels(topic=record.topic, outcome=outcome).inc()
 
     async def _store(
@@ -316,7 +309,6 @@ class KafkaIngestor:
         return refused
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> None:
-        self._metrics.kafka_dead_letters.labels(topic=record.topic).inc()
         dead_letters = self._dead_letters
         if dead_letters is None:
             log.warning(
@@ -325,6 +317,7 @@ class KafkaIngestor:
             )
             return
         await self._retrying("send dead letter", lambda: dead_letters.send(record, error))
+        self._metrics.kafka_dead_letters.labels(topic=record.topic).inc()
 
     async def _retrying(self, what: str, operation: Callable[[], Awaitable[Any]]) -> None:
         """Transient failures (database busy, broker away) are retried until they pass or micd stops; the offsets
@@ -382,7 +375,7 @@ class KafkaIngestor:
         for tp in revoked:
             with contextlib.suppress(KeyError):
                 self._metrics.kafka_consumer_lag.remove(tp.topic, str(tp.partition))
-        log.info("kafka partitions revoked", extra={"partition": _names(revoked)})
+        log.info("kafka partitions revoked", extra={"partition": names(revoked)})
 
     async def _assigned(self, assigned: set[Partition]) -> None:
         self._rebalancing = False
@@ -398,4 +391,4 @@ class KafkaIngestor:
                     committed = (await consumer.beginning_offsets([kafka_tp])).get(kafka_tp)
                 if committed is not None:
                     self._offsets.known(tp, committed)
-        log.info("kafka partitions assigned", extra={"partition": _names(assigned)})
+        log.info("kafka partitions assigned", extra={"partition": names(assigned)})

@@ -15,6 +15,11 @@ class Partition(NamedTuple):
     partition: int
 
 
+def names(tps: set[Partition]) -> str:
+    """'alerts/0,alerts/1' for logs."""
+    return ",".join(sorted(f"{topic}/{partition}" for topic, partition in tps))
+
+
 @dataclass
 class Offsets:
     """Per partition: the next offset the pipeline will store (`position`) and what is stored but not committed."""

@@ -267,3 +267,17 @@ async def _in_flight(micd: Any) -> bool:
 
 async def _rebalancing(micd: Any) -> bool:
     return bool(micd.ingestor.status.rebalancing)
+
+
+async def test_without_a_dead_letter_topic_refused_records_are_counted_and_skipped(
+    broker: Tansu, tmp_path: Path
+) -> None:
+    topic, group = unique("alerts"), unique("g")
+    await broker.create_topic(topic, 1)
+    await broker.produce(topic, [(None, b"[1, 2]"), (None, api_alert("Next", tenant="acme"))])
+    settings = kafka_settings(broker, topics=[topic], group=group, dead_letter_topic=None)
+    async with stack(tmp_path / "db.sqlite3", settings) as micd:
+        await eventually(lambda: _equals(micd.alert_names(), ["Next"]), what="the good alert stored")
+        await eventually(lambda: _equals(broker.committed(group, topic, 1), [2]), what="both offsets committed")
+        assert micd.sample("micd_kafka_messages_total", {"topic": topic, "outcome": "dropped"}) == 1
+        assert micd.sample("micd_kafka_dead_letters_total", {"topic": topic}) == 0
