@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from daemon import __version__
-from daemon.cli import config_cmd, kpi, proposals, serve, token
+from daemon.cli import backtest, config_cmd, fire, incidents, kpi, proposals, rules, serve, token
 
-COMMAND_MODULES = [serve, config_cmd, token, proposals, kpi]
+COMMAND_MODULES = [serve, config_cmd, token, rules, fire, backtest, proposals, incidents, kpi]
 
 
 def parser() -> argparse.ArgumentParser:
