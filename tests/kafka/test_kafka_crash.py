@@ -1,58 +1,22 @@
-"""A daemon process SIGKILLed mid-stream and restarted: every alert present, none doubled."""
+"""`micd serve` SIGKILLed mid-stream and restarted: every alert present, none doubled."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
-import yaml
 
 from tests.kafka.broker import Tansu
 from tests.kafka.conftest import TEST_GROUP_TIMINGS, eventually, unique
-from tests.support.procs import REPO
+from tests.support.procs import Daemon
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 TOTAL = 3000
 BATCH = 20
-
-
-class Process:
-    """The consumer as its own OS process, so SIGKILL is the real thing: no cleanup, no final commit."""
-
-    def __init__(self, workdir: Path, settings: dict[str, object]) -> None:
-        self.config = workdir / "micd.yaml"
-        self.config.write_text(yaml.safe_dump(settings))
-        self.log = workdir / "micd.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.kafka.harness", str(self.config)], cwd=REPO, stdout=log, stderr=log
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
 
 def counts(db: Path) -> tuple[int, int, int]:
@@ -88,11 +52,9 @@ async def produce_steadily(broker: Tansu, topic: str, numbers: range) -> None:
 async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(broker: Tansu, tmp_path: Path) -> None:
     topic, group = unique("alerts"), unique("g")
     await broker.create_topic(topic, 4)
-    db = tmp_path / "micd.sqlite3"
-    daemon = Process(
+    daemon = Daemon(
         tmp_path,
         {
-            "database": f"sqlite:///{db}",
             "kafka": {
                 "bootstrap_servers": [broker.bootstrap],
                 "topics": [topic],
@@ -102,8 +64,9 @@ async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(broker:
             },
         },
     )
+    db = tmp_path / "micd.sqlite3"
     await produce_steadily(broker, topic, range(5 * BATCH))
-    daemon.start()
+    await asyncio.to_thread(daemon.start)  # returns once /readyz answers 200
     producing: asyncio.Task[None] | None = None
     try:
         await eventually(lambda: _at_least(db, 5 * BATCH), within=60, what="the daemon consuming")
@@ -115,13 +78,15 @@ async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(broker:
         offsets = await broker.committed(group, topic, 4)
         # At least once: an offset is committed only once its records are stored, never before.
         assert sum(o or 0 for o in offsets) <= stored_at_kill
-        daemon.start()
+        await asyncio.to_thread(daemon.start)
         await producing
         await eventually(lambda: _at_least(db, TOTAL), within=90, what=f"all {TOTAL} alerts after the restart")
-        assert daemon.alive()
+        assert daemon.proc is not None
+        assert daemon.proc.poll() is None
         alerts, events, names = counts(db)
         assert (alerts, names) == (TOTAL, TOTAL)
         assert events == TOTAL  # each alert fired once: redelivered records were recognised, not doubled
+        assert daemon.stop() == 0  # SIGTERM: the consumer drains, commits and leaves the group cleanly
     finally:
         if producing is not None:
             producing.cancel()
