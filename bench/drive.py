@@ -23,14 +23,16 @@ Log = Callable[[str, str, dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class Plan:
-    """fill: active-alert checkpoints reached in batches of 100; sweep: (batch, alerts) runs made after the fill;
-    paced: (batch, requests/s, seconds) open-loop runs for latency below saturation."""
+    """fill: active-alert checkpoints reached in batches of 100; sweep: (batch, alerts) runs of new alerts made
+    after the fill; resend: (batch, alerts) runs that post alerts already held again, unchanged, as Alertmanager
+    does every repeat_interval; paced: (batch, requests/s, seconds) open-loop runs for latency below saturation."""
 
     name: str
     fill: tuple[int, ...]
     sweep: tuple[tuple[int, int], ...]
     paced: tuple[tuple[int, float, float], ...]
     max_seconds: float
+    resend: tuple[tuple[int, int], ...] = ()
     connections: int = 16
     generators: int = 1
 
@@ -144,22 +146,24 @@ def exercise(target: Target, plan: Plan, starts_at: str, log: Log) -> dict[str, 
     _, text = server_side(target, None, events=active)
     base = measure.memory_kib(target.pid)
     result: dict[str, Any] = {"warmup_alerts": active, "base_rss_kib": base["VmRSS"], "fill": [], "sweep": []}
-    result["paced"] = []
+    result.update(resend=[], paced=[])
     previous = (active, base["VmRSS"])
 
-    def run(phase: str, batch: int, count: int, rate: float = 0.0, max_seconds: float | None = None) -> None:
+    def run(
+        phase: str, batch: int, count: int, rate: float = 0.0, max_seconds: float | None = None, fresh: bool = True
+    ) -> None:
         nonlocal active, text, previous
         ran = generate(
             target,
             plan,
             batch=batch,
-            first=active,
+            first=active if fresh else WARMUP_ALERTS,
             count=count,
             starts_at=starts_at,
             rate=rate,
             max_seconds=max_seconds,
         )
-        active += ran["alerts"]
+        active += ran["alerts"] if fresh else 0
         ran["active_alerts"] = active
         ran["server"], text = server_side(target, text, events=active)
         if phase == "fill":
@@ -180,6 +184,8 @@ def exercise(target: Target, plan: Plan, starts_at: str, log: Log) -> dict[str, 
         run("fill", 100, checkpoint - active)
     for batch, count in plan.sweep:
         run("sweep", batch, count)
+    for batch, count in plan.resend:
+        run("resend", batch, count, fresh=False)
     for batch, rate, seconds in plan.paced:
         run("paced", batch, int(rate * seconds) * batch, rate=rate, max_seconds=seconds * 3)
     mem = measure.memory_kib(target.pid)
