@@ -101,7 +101,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     )
     ingest.subscribe(correlation.wake)
     cmd = command.build(
-        db=db, clock=clock, settings=settings.command, tenants=settings.tenants, metrics=metrics, outages=outages
+        db=db, clock=clock, settings=settings.command, tenants=settings.tenants, metrics=metrics, outages=outages,
+        runbooks=command.CatalogLinks(rules),
     )
     decisions = DecisionService(db=db, metrics=metrics, clock=clock, declarer=cmd.service)
     servicenow = ServiceNow(settings=settings, db=db, metrics=metrics, clock=clock, decisions=decisions)

@@ -210,7 +210,8 @@ async def approve_update(request: web.Request) -> web.Response:
 
 @routes.post(
     BASE + "/actions",
-    summary="Queue a mitigation action (dependencies, pre-check, risk, rollback plan)",
+    summary="Queue a mitigation action (dependencies, pre-check, risk, rollback plan); runbook and knowledge "
+    "links of the services it names (else the incident's) are attached from the catalogue",
     permission=Permission.ACT,
     body=ActionSpec,
     response=Action,

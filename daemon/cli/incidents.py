@@ -110,6 +110,7 @@ def _show(args: argparse.Namespace) -> Any:
         out.append(
             f"  {act['id']:<4} P{act['priority']} {act['state']:<11} {act['title']} ({act['owner']}){why}{offer}"
         )
+        out += [f"       {link['kind']} {link['service']}: {link['ref']}" for link in act.get("service_links", [])]
     out.append(f"decisions: {len(view['decisions'])} (in force: {view['decisions_in_force']})")
     if view["review"]:
         r = view["review"]
@@ -168,6 +169,7 @@ def _action_add(args: argparse.Namespace) -> Any:
         "risk": args.risk,
         "rollback_plan": args.rollback,
         "links": args.link,
+        "services": args.service,
     }
     return call(args, "POST", _path(args.incident, "/actions"), body)
 
@@ -242,6 +244,12 @@ def register(sub: Any) -> None:
     p.add_argument("--risk", choices=["low", "risky", "high"], default="low")
     p.add_argument("--rollback", default="")
     p.add_argument("--link", action="append", default=[])
+    p.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        help="catalogue service acted on, for its runbook and knowledge links (default: the incident's)",
+    )
     p = _leaf(act, "step", _action_step, "precheck, approve, start, succeed, fail, rollback, cancel or relink")
     p.add_argument("action")
     p.add_argument("step", choices=STEPS)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon.command.models import validated_links
+from daemon.command.models import Incident, validated_links
 from daemon.kernel.errors import Conflict, GateNotMet, InvalidInput
 
 
@@ -32,6 +32,20 @@ class ActionState(StrEnum):
     CANCELED = "canceled"
 
 
+class ServiceLink(BaseModel):
+    """A runbook or knowledge article of a catalogue service, copied onto an action when it is queued.
+
+    Copied, not looked up at read time, so the action shows what the responder was pointed at even after
+    the catalogue changed. `ref` is a URL or a knowledge-base number (the catalogue allows both).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str
+    kind: Literal["runbook", "knowledge"]
+    ref: str
+
+
 class ActionSpec(BaseModel):
     """What a commander proposes to do."""
 
@@ -44,7 +58,12 @@ class ActionSpec(BaseModel):
     precheck: str = Field(min_length=1, description="what to verify before starting")
     risk: Risk = Risk.LOW
     rollback_plan: str = Field("", description="required for risky and high-risk actions")
-    links: list[str] = Field(default_factory=list, description="runbook and knowledge links")
+    links: list[str] = Field(default_factory=list, description="further http(s) links the commander adds")
+    services: list[str] = Field(
+        default_factory=list,
+        description="catalogue services the action works on; their runbook and knowledge links are attached "
+        "(none named: those of the incident's probable cause and services)",
+    )
 
 
 class Action(BaseModel):
@@ -62,6 +81,7 @@ class Action(BaseModel):
     risk: Risk
     rollback_plan: str
     links: list[str]
+    service_links: list[ServiceLink] = Field(default_factory=list, description="from the service catalogue")
     approved_by: str | None = None
     approved_at: datetime | None = None
     state: ActionState = ActionState.PENDING
@@ -89,7 +109,7 @@ def create(
     action_id: str,
     incident_id: str,
     existing: Sequence[Action],
-    runbook_links: Sequence[str] = (),
+    service_links: Sequence[ServiceLink] = (),
     actor: str,
     now: datetime,
 ) -> Action:
@@ -98,7 +118,7 @@ def create(
         raise InvalidInput.field("rollback_plan", f"required for a {spec.risk.value} action")
     known = {a.id for a in existing}
     _check_known(spec.depends_on, known)
-    links = validated_links("links", [*spec.links, *runbook_links])
+    links = validated_links("links", spec.links)
     return Action(
         id=action_id,
         incident_id=incident_id,
@@ -110,10 +130,20 @@ def create(
         risk=spec.risk,
         rollback_plan=spec.rollback_plan.strip(),
         links=links,
+        service_links=list(dict.fromkeys(service_links)),
         created_by=actor,
         created_at=now,
         updated_at=now,
     )
+
+
+def linked_services(*, spec: ActionSpec, incident: Incident) -> list[str]:
+    """Whose links an action gets: the services it names; else the incident's probable cause, then its services."""
+    named = [s.strip() for s in spec.services if s.strip()]
+    if named:
+        return list(dict.fromkeys(named))
+    cause = [incident.probable_cause] if incident.probable_cause else []
+    return list(dict.fromkeys([*cause, *incident.services]))
 
 
 def relink(*, action: Action, depends_on: Sequence[str], existing: Sequence[Action], now: datetime) -> Action:

@@ -10,8 +10,10 @@ import pytest
 
 from daemon.alerts.models import Alert, AlertStatus
 from daemon.proposals.models import AlertRef, Evidence, Proposal, ServiceEvidence
+from daemon.runtime.rules import RulesHolder
 from daemon.store import alerts, incidents, outages, outbox, proposals
 from daemon.store.database import Database
+from daemon.telemetry.metrics import Metrics
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -68,3 +70,43 @@ def proposal(
         created_at=at,
         updated_at=at,
     )
+
+
+CATALOG = {
+    "acme.yaml": """\
+kind: catalog
+tenant: acme
+services:
+  - name: payments
+    runbook: https://runbooks.example.test/acme/payments
+    knowledge: [KB0012345]
+    depends_on: [postgres-shared]
+  - name: checkout
+    runbook: https://runbooks.example.test/acme/checkout
+  - name: cart
+""",
+    "globex.yaml": """\
+kind: catalog
+tenant: globex
+services:
+  - name: portal
+    runbook: https://runbooks.example.test/globex/portal
+""",
+    "platform.yaml": """\
+kind: catalog
+tenant: platform
+services:
+  - name: postgres-shared
+    runbook: https://runbooks.example.test/platform/postgres
+""",
+}
+
+
+def catalog_rules(directory: Path) -> RulesHolder:
+    """The real rules holder over a small catalogue on disk (acme, globex and one platform service)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in CATALOG.items():
+        (directory / name).write_text(text)
+    holder = RulesHolder(directory=directory, metrics=Metrics())
+    holder.start()
+    return holder

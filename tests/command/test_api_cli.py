@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +20,11 @@ from daemon.cli import incidents as cli
 from daemon.config.auth import ApiToken, AuthSettings, Role
 from daemon.config.command import CommandSettings
 from daemon.kernel.clock import FakeClock
-from daemon.runtime.command import build
+from daemon.runtime.command import CatalogLinks, build
 from daemon.store.database import Database
 from daemon.store.incidents import IncidentStore
 from daemon.telemetry.metrics import Metrics
-from tests.command.conftest import T0, proposal
+from tests.command.conftest import T0, catalog_rules, proposal
 
 ROLES = {
     "alice": (Role.COMMANDER, ["acme"]),
@@ -55,7 +56,7 @@ class Served:
 
 
 @pytest.fixture
-async def served(db: Database) -> AsyncIterator[Served]:
+async def served(db: Database, tmp_path: Path) -> AsyncIterator[Served]:
     tokens: dict[str, str] = {}
     entries = []
     for name, (role, scope) in ROLES.items():
@@ -63,7 +64,8 @@ async def served(db: Database) -> AsyncIterator[Served]:
         tokens[name] = token
         entries.append(ApiToken(name=name, sha256=sha, role=role, tenants=scope))
     clock = FakeClock(T0)
-    cmd = build(db=db, clock=clock, settings=CommandSettings(), tenants={}, metrics=Metrics())
+    runbooks = CatalogLinks(catalog_rules(tmp_path / "rules"))
+    cmd = build(db=db, clock=clock, settings=CommandSettings(), tenants={}, metrics=Metrics(), runbooks=runbooks)
     incident = await cmd.service.declare(proposal=proposal(1), commander="alice", at=T0)
     app = web.Application(middlewares=build_middlewares(Authenticator(AuthSettings(api_tokens=entries))))
     api.routes.install(app)
@@ -110,6 +112,13 @@ async def test_roles_and_tenant_scope(served: Served) -> None:
     spec = {"title": "Fail over", "owner": "bob", "precheck": "lag ok", "risk": "high", "rollback_plan": "fail back"}
     status, action = await s.call("alice", "POST", base + "/actions", spec)
     assert status == 201
+    # no services named: the links of the incident's services (payments) from the catalogue
+    assert [(link["kind"], link["ref"]) for link in action["service_links"]] == [
+        ("runbook", "https://runbooks.example.test/acme/payments"),
+        ("knowledge", "KB0012345"),
+    ]
+    status, body = await s.call("alice", "POST", base + "/actions", {**spec, "services": ["portal"]})
+    assert (status, body["error"]["problems"][0]["field"]) == (422, "services[0]")
     step = f"{base}/actions/{action['id']}"
     assert (await s.call("alice", "POST", step, {"step": "approve"}))[0] == 403
     assert (await s.call("dave", "POST", step, {"step": "start"}))[0] == 403
@@ -165,10 +174,10 @@ async def test_cli_drives_the_api(served: Served, capsys: pytest.CaptureFixture[
         == 2
     )
     assert "rollback_plan" in capsys.readouterr().err
-    assert (
-        await run(s.cli, "alice", "action", "add", mi, "--title", "Restart", "--owner", "bob", "--precheck", "drained")
-        == 0
-    )
+    restart = ("action", "add", mi, "--title", "Restart", "--owner", "bob", "--precheck", "drained")
+    assert await run(s.cli, "alice", *restart, "--service", "chekout") == 2
+    assert "services[0]: no service 'chekout'" in capsys.readouterr().err
+    assert await run(s.cli, "alice", *restart, "--service", "checkout") == 0
     assert await run(s.cli, "alice", "action", "step", mi, "A1", "precheck") == 0
     assert await run(s.cli, "alice", "update", mi, "--summary", "restarting workers") == 0
     assert await run(s.cli, "vic", "update", mi, "--summary", "viewer cannot") == 1
@@ -183,6 +192,7 @@ async def test_cli_drives_the_api(served: Served, capsys: pytest.CaptureFixture[
         "technical_lead     bob",
         "service_owner      UNOWNED",
         "A1   P3 pending",
+        "       runbook checkout: https://runbooks.example.test/acme/checkout",
         "monitor   missing mitigation.succeeded",
         "decisions: 1 (in force: [1])",
     ):

@@ -14,6 +14,7 @@ from daemon.config.tenants import TenantSettings
 from daemon.kernel.clock import Clock
 from daemon.runtime.command.reads import IncidentReader, IncidentView
 from daemon.runtime.command.records import OutageLinks, Recorder
+from daemon.runtime.command.runbooks import CatalogLinks, ServiceLinks
 from daemon.runtime.command.service import ClosureInput, CommandService, ReviewEdit
 from daemon.runtime.command.ticker import CadenceTicker
 from daemon.store.database import Database
@@ -21,6 +22,7 @@ from daemon.telemetry.metrics import Metrics
 
 __all__ = [
     "CadenceTicker",
+    "CatalogLinks",
     "ClosureInput",
     "Command",
     "CommandService",
@@ -28,6 +30,7 @@ __all__ = [
     "IncidentView",
     "OutageLinks",
     "ReviewEdit",
+    "ServiceLinks",
     "build",
 ]
 
@@ -47,11 +50,18 @@ def build(
     tenants: Mapping[str, TenantSettings],
     metrics: Metrics,
     outages: OutageLinks | None = None,
+    runbooks: ServiceLinks | None = None,
 ) -> Command:
     recorder = Recorder(settings=settings, tenants=tenants)
     return Command(
         service=CommandService(
-            db=db, clock=clock, recorder=recorder, metrics=metrics, renderer=Renderer(), outages=outages
+            db=db,
+            clock=clock,
+            recorder=recorder,
+            metrics=metrics,
+            renderer=Renderer(),
+            outages=outages,
+            runbooks=runbooks,
         ),
         reader=IncidentReader(db=db, clock=clock, recorder=recorder),
         ticker=CadenceTicker(db=db, clock=clock, recorder=recorder, metrics=metrics, tenants=tenants),

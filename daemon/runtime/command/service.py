@@ -22,6 +22,7 @@ from daemon.kernel.clock import Clock
 from daemon.kernel.errors import InvalidInput, NotFound
 from daemon.proposals.models import Proposal
 from daemon.runtime.command.records import OutageLinks, Recorder, ids
+from daemon.runtime.command.runbooks import ServiceLinks
 from daemon.store import incidents as store
 from daemon.store.database import Database
 from daemon.telemetry.metrics import Metrics
@@ -58,6 +59,7 @@ class CommandService:
         metrics: Metrics,
         renderer: Renderer,
         outages: OutageLinks | None = None,
+        runbooks: ServiceLinks | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -65,6 +67,7 @@ class CommandService:
         self._metrics = metrics
         self._renderer = renderer
         self._outages = outages
+        self._runbooks = runbooks
 
     # declaration
 
@@ -313,23 +316,39 @@ class CommandService:
                 action_id=f"A{len(existing) + 1}",
                 incident_id=incident_id,
                 existing=existing,
+                service_links=self._service_links(incident, spec),
                 actor=actor,
                 now=now,
             )
             store.put_action(conn, action, tenant=incident.tenant)
+            linked = sorted({link.service for link in action.service_links})
             self._rec.note(
                 conn,
                 incident,
                 Lane.TECHNICAL_LEAD,
                 "action",
                 f"action {action.id} queued: {action.title} "
-                f"(P{action.priority}, {action.risk.value} risk, owner {action.owner})",
+                f"(P{action.priority}, {action.risk.value} risk, owner {action.owner})"
+                + (f"; runbooks of {', '.join(linked)} attached" if linked else ""),
                 actor,
                 now,
             )
             return action
 
         return await self._with_incident(incident_id, change)
+
+    def _service_links(self, incident: Incident, spec: mitigation.ActionSpec) -> list[mitigation.ServiceLink]:
+        """Catalogue links for the action; a service it names that the catalogue does not know is refused."""
+        if self._runbooks is None:
+            return []
+        wanted = mitigation.linked_services(spec=spec, incident=incident)
+        found = self._runbooks.links(tenant=incident.tenant, services=wanted)
+        for index, name in enumerate(spec.services):
+            if name.strip() not in found:
+                raise InvalidInput.field(
+                    f"services[{index}]", f"no service {name.strip()!r} in the catalogue of tenant {incident.tenant}"
+                )
+        return [link for name in wanted for link in found.get(name, [])]
 
     async def action_step(
         self, *, incident_id: str, action_id: str, step: mitigation.ActionStep, actor: str
