@@ -90,24 +90,39 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         middlewares=build_middlewares(Authenticator(settings.auth)),
     )
     metrics = Metrics()
+    for tenant in settings.tenants:
+        metrics.init_tenant(tenant)
     db = Database(settings.sqlite_path)
     alert_store = AlertStore(db)
     ingest = IngestService(store=alert_store, metrics=metrics, clock=clock)
     rules = RulesHolder(directory=settings.rules_dir, metrics=metrics)
     rules.start()
     correlation = CorrelationLoop(
-        db=db, alerts=alert_store, rules=rules, settings=settings.correlation, tenants=settings.tenants,
-        metrics=metrics, clock=clock,
+        db=db,
+        alerts=alert_store,
+        rules=rules,
+        settings=settings.correlation,
+        tenants=settings.tenants,
+        metrics=metrics,
+        clock=clock,
     )
     ingest.subscribe(correlation.wake)
     cmd = command.build(
-        db=db, clock=clock, settings=settings.command, tenants=settings.tenants, metrics=metrics, outages=outages,
+        db=db,
+        clock=clock,
+        settings=settings.command,
+        tenants=settings.tenants,
+        metrics=metrics,
+        outages=outages,
         runbooks=command.CatalogLinks(rules),
     )
     decisions = DecisionService(db=db, metrics=metrics, clock=clock, declarer=cmd.service)
     servicenow = ServiceNow(settings=settings, db=db, metrics=metrics, clock=clock, decisions=decisions)
-    kafka = KafkaIngestor(settings=settings, ingest=ingest, metrics=metrics, clock=clock) \
-        if settings.kafka.enabled else None
+    kafka = (
+        KafkaIngestor(settings=settings, ingest=ingest, metrics=metrics, clock=clock)
+        if settings.kafka.enabled
+        else None
+    )
     proposals = ProposalStore(db)
 
     app[SETTINGS] = settings
@@ -163,7 +178,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
 
     async def kafka_ctx(app: web.Application) -> AsyncIterator[None]:
         assert kafka is not None
-        app[health.CHECKS].append(health.Check("kafka", kafka.readiness))
+        app[health.CHECKS].append(health.Check("kafka", kafka.readiness, critical=False))
         await kafka.start()
         yield
         await kafka.stop()

@@ -17,6 +17,8 @@ class Check:
 
     name: str
     probe: Callable[[], tuple[bool, str]]
+    critical: bool = True
+    """A non-critical check is reported but does not fail readiness: the webhook path works without Kafka."""
 
 
 CHECKS: web.AppKey[list[Check]] = web.AppKey("checks", list)
@@ -34,7 +36,8 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/readyz", summary="Ready to serve: store open, rules loaded, adapters connected", permission=None)
 async def readyz(request: web.Request) -> web.Response:
     results = {c.name: c.probe() for c in request.app[CHECKS]}
-    ready = all(ok for ok, _ in results.values())
+    critical = {c.name for c in request.app[CHECKS] if c.critical}
+    ready = all(ok for name, (ok, _) in results.items() if name in critical)
     body = {
         "status": "ready" if ready else "not ready",
         "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()},

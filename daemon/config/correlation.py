@@ -9,7 +9,7 @@ class CorrelationSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     service_labels: list[str] = Field(
-        default_factory=lambda: ["service", "app", "app.kubernetes.io/name", "job", "namespace"],
+        default_factory=lambda: ["service", "app", "app_kubernetes_io_name", "job", "namespace"],
         description="labels tried in order to name an alert's service",
     )
     fuzzy_min_score: float = Field(88.0, ge=0, le=100, description="rapidfuzz score below which no match is made")

@@ -26,7 +26,7 @@ from daemon.proposals.review import review
 class Tuning:
     """The correlation settings the pure core needs (the daemon builds this from CorrelationSettings)."""
 
-    service_labels: tuple[str, ...] = ("service", "app", "app.kubernetes.io/name", "job", "namespace")
+    service_labels: tuple[str, ...] = ("service", "app", "app_kubernetes_io_name", "job", "namespace")
     fuzzy_min_score: float = 88.0
     window: timedelta = timedelta(minutes=10)
     max_hops: int = 2

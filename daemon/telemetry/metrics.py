@@ -123,6 +123,23 @@ class Metrics:
             "micd_notifications", "Notifications delivered", ["tenant", "channel_kind", "outcome"], registry=r
         )
 
+    def init_tenant(self, tenant: str) -> None:
+        """Export zeros for a configured tenant from the start: Prometheus' increase() cannot see the first
+        event of a series that appears with it, so KPI rates would miss every tenant's first incident."""
+        for family in (
+            self.major_incidents_declared,
+            self.repeat_major_incidents,
+            self.major_incident_mttr,
+            self.time_to_propose,
+            self.time_to_decide,
+            self.alerts_unmatched,
+        ):
+            family.labels(tenant=tenant)
+        for decision in ("accepted", "rejected", "canceled"):
+            self.proposal_decisions.labels(tenant=tenant, decision=decision)
+        for on_time in ("true", "false"):
+            self.status_updates.labels(tenant=tenant, on_time=on_time)
+
     def on_scrape(self, refresher: Refresher) -> None:
         """Gauges that mirror stored state are recomputed from the store at each scrape."""
         self._refreshers.append(refresher)

@@ -8,7 +8,7 @@ from daemon.catalog.graph import Graph
 from daemon.catalog.matching import How, Matcher
 from tests.correlation.factory import shipped
 
-LABELS = ["service", "app", "app.kubernetes.io/name", "job", "namespace"]
+LABELS = ["service", "app", "app_kubernetes_io_name", "job", "namespace"]
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,8 @@ def matcher() -> Matcher:
         ("acme", {"job": "node-exporter", "namespace": "checkout"}, ("checkout", How.EXACT, "namespace")),
         (
             "acme",
-            {"job": "kube-state-metrics", "app.kubernetes.io/name": "cart"},
-            ("cart", How.EXACT, "app.kubernetes.io/name"),
+            {"job": "kube-state-metrics", "app_kubernetes_io_name": "cart"},
+            ("cart", How.EXACT, "app_kubernetes_io_name"),
         ),
         ("acme", {"service": "storefront"}, ("web-shop", How.ALIAS, "service")),
         ("acme", {"service": "Payments_API"}, ("payments-api", How.EXACT, "service")),
