@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -62,7 +63,7 @@ ROUTE_TABLES: list[Routes] = [
     incidents_api.routes,
 ]
 
-Loop = Callable[[asyncio.Event], Awaitable[None]]
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def background(name: str, run: Loop) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -127,7 +128,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
 
     app[SETTINGS] = settings
     app[DATABASE] = db
-    app[RELOADERS] = [rules.reload]
+    reloaders: list[Callable[[], object]] = [rules.reload]
+    app[RELOADERS] = reloaders
     app[health.METRICS] = metrics
     app[health.CHECKS] = [health.Check("rules", lambda: (True, f"{settings.rules_dir}"))]
     app[alerts_api.INGEST] = ingest

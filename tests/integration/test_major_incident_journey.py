@@ -120,7 +120,8 @@ def test_first_alert_to_closed_review(stack: Stack) -> None:
     assert len(proposals) == 1
     proposal = proposals[0]
     assert proposal["state"] == "proposed"
-    assert proposal["rule"] and proposal["evidence"]["probable_cause"]
+    assert proposal["rule"]
+    assert proposal["evidence"]["probable_cause"]
     records = wait_until(lambda: s.sn.incidents(f"correlation_id={proposal['id']}"), what="ServiceNow incident")
     assert len(records) == 1
     record = records[0]
