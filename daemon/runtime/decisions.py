@@ -2,7 +2,8 @@
 
 One path for all three so that a decision is recorded once, counted once and declared once: the state change
 and its outbox delivery commit together; a decision taken in ServiceNow is not sent back to it; accepting
-declares the major incident through the command phase's port.
+declares the major incident through the command phase's port. The declaration is owed in the store from the
+same transaction, so when it fails here the cadence ticker declares it later (`runtime.command.declarations`).
 """
 
 from __future__ import annotations
@@ -10,26 +11,22 @@ from __future__ import annotations
 import logging
 import sqlite3
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from daemon.kernel.clock import Clock
 from daemon.kernel.errors import Conflict, InvalidInput
 from daemon.proposals.models import Proposal, ProposalState
+from daemon.runtime.command.declarations import IncidentDeclarer, owe
 from daemon.store import outbox
 from daemon.store import proposals as proposal_rows
 from daemon.store.database import Database
+from daemon.store.outbox import Outbox
 from daemon.store.proposals import ProposalStore
 from daemon.telemetry.metrics import Metrics
 
 log = logging.getLogger("micd.proposals")
 DecisionSource = Literal["micd", "servicenow"]
 DECISIONS = (ProposalState.ACCEPTED, ProposalState.REJECTED, ProposalState.CANCELED)
-
-
-class IncidentDeclarer(Protocol):
-    """Opens the major incident of an accepted proposal; idempotent per proposal. Returns the incident id."""
-
-    async def declare(self, *, proposal: Proposal, commander: str, at: datetime) -> str: ...
 
 
 class DecisionService:
@@ -43,6 +40,7 @@ class DecisionService:
     ) -> None:
         self._db = db
         self._proposals = ProposalStore(db)
+        self._outbox = Outbox(db)
         self._metrics = metrics
         self._clock = clock
         self.declarer = declarer
@@ -75,9 +73,12 @@ class DecisionService:
             raise Conflict(f"proposal {proposal_id} is already {current.state.value} (by {current.decided_by})")
         now = self._clock.now()
         when = min(at, now) if at is not None else now
+        lead = commander or actor
+        accepting = decision is ProposalState.ACCEPTED
 
-        def record(conn: sqlite3.Connection) -> Proposal:
+        def record(conn: sqlite3.Connection) -> tuple[Proposal, int | None]:
             decided = proposal_rows.set_decision(conn, proposal_id, state=decision, actor=actor, reason=reason, at=when)
+            owed = owe(conn, proposal=decided, commander=lead, at=when, now=now) if accepting else None
             if source == "micd" and decided.mode == "live":
                 outbox.enqueue(
                     conn,
@@ -88,26 +89,30 @@ class DecisionService:
                     payload={"proposal_id": decided.id},
                     now=now,
                 )
-            return decided
+            return decided, owed
 
-        decided = await self._db.write(record)
+        decided, owed = await self._db.write(record)
         self._metrics.proposal_decisions.labels(decided.tenant, decision.value).inc()
         self._metrics.time_to_decide.labels(decided.tenant).observe(
             max(0.0, (when - decided.created_at).total_seconds())
         )
         ids = {"tenant": decided.tenant, "proposal": decided.id}
         log.info("proposal %s by %s via %s", decision.value, actor, source, extra=ids)
-        if decision is ProposalState.ACCEPTED:
-            await self._declare(decided, commander=commander or actor, at=when)
+        if owed is not None:
+            await self._declare(decided, owed, commander=lead, at=when)
         return decided
 
-    async def _declare(self, proposal: Proposal, *, commander: str, at: datetime) -> None:
+    async def _declare(self, proposal: Proposal, owed: int, *, commander: str, at: datetime) -> None:
+        """Declare now; on failure the decision stands and the owed item waits for the ticker's sweep."""
+        ids = {"tenant": proposal.tenant, "proposal": proposal.id}
         if self.declarer is None:
-            log.warning("no incident declarer wired: accepted proposal not declared", extra={"proposal": proposal.id})
+            log.warning("no incident declarer wired: the declaration waits in the store", extra=ids)
             return
-        incident_id = await self.declarer.declare(proposal=proposal, commander=commander, at=at)
-        log.info(
-            "major incident declared, commander %s",
-            commander,
-            extra={"tenant": proposal.tenant, "proposal": proposal.id, "incident": incident_id},
-        )
+        try:
+            incident_id = await self.declarer.declare(proposal=proposal, commander=commander, at=at)
+        except Exception as exc:
+            await self._outbox.failed(owed, error=f"{type(exc).__name__}: {exc}", retry_at=self._clock.now())
+            log.exception("declaring the accepted proposal failed; the cadence ticker retries it", extra=ids)
+            return
+        await self._outbox.delivered(owed, now=self._clock.now())
+        log.info("major incident declared, commander %s", commander, extra={**ids, "incident": incident_id})

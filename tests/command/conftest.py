@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from daemon.alerts.models import Alert, AlertStatus
+from daemon.kernel.errors import Unavailable
 from daemon.proposals.models import AlertRef, Evidence, Proposal, ServiceEvidence
+from daemon.runtime.command import CommandService
 from daemon.runtime.rules import RulesHolder
 from daemon.store import alerts, incidents, outages, outbox, proposals
 from daemon.store.database import Database
@@ -110,3 +112,17 @@ def catalog_rules(directory: Path) -> RulesHolder:
     holder = RulesHolder(directory=directory, metrics=Metrics())
     holder.start()
     return holder
+
+
+class FailingDeclarer:
+    """The real command service behind a declaration that fails the first `failures` times."""
+
+    def __init__(self, service: CommandService, *, failures: int) -> None:
+        self._service = service
+        self.failures = failures
+
+    async def declare(self, *, proposal: Proposal, commander: str, at: datetime) -> str:
+        if self.failures > 0:
+            self.failures -= 1
+            raise Unavailable("database busy")
+        return await self._service.declare(proposal=proposal, commander=commander, at=at)

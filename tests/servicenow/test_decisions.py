@@ -17,10 +17,15 @@ from daemon.api import decisions as decision_api
 from daemon.api.auth import Authenticator, digest
 from daemon.api.middleware import build_middlewares
 from daemon.cli.main import main as cli
+from daemon.command.models import Lane
 from daemon.config.auth import AuthSettings
+from daemon.config.command import CommandSettings
 from daemon.kernel.errors import Conflict, InvalidInput
 from daemon.proposals.models import Proposal, ProposalState
+from daemon.runtime.command import build
+from daemon.store import incidents
 from daemon.store.proposals import ProposalStore
+from tests.command.conftest import FailingDeclarer
 from tests.servicenow.conftest import Rig
 from tools.servicenow_emulator.server import Emulator
 
@@ -83,6 +88,21 @@ async def test_accepted_in_servicenow_declares_with_the_promoter_as_commander(ri
     assert rig.metrics.registry.get_sample_value("micd_time_to_decide_seconds_count", {"tenant": "acme"}) == 1
     assert await rig.depth() == 0  # a decision taken in ServiceNow is not sent back to it
     assert await poller.poll_once() == 0
+
+
+async def test_accepted_in_servicenow_while_declaring_fails_is_declared_by_the_next_tick(rig: Rig) -> None:
+    sys_id = await delivered(rig, "D-8")
+    cmd = build(db=rig.db, clock=rig.clock, settings=CommandSettings(), tenants={}, metrics=rig.metrics)
+    poller = rig.poller(rig.decisions(FailingDeclarer(cmd.service, failures=1)))
+    await act_in_servicenow(rig.emulator, sys_id, "accept", actor="jane.commander")
+    assert await poller.poll_once() == 1  # the decision is recorded although declaring failed
+    assert await poller.poll_once() == 0
+    assert await rig.db.read(lambda c: incidents.by_proposal(c, "D-8")) is None
+
+    await cmd.ticker.tick()
+    incident = await rig.db.read(lambda c: incidents.by_proposal(c, "D-8"))
+    assert incident is not None
+    assert (await rig.db.read(lambda c: incidents.lanes(c, incident.id)))[Lane.COMMANDER] == "jane.commander"
 
 
 async def test_rejected_in_servicenow_closes_the_proposal_with_the_work_note_reason(rig: Rig) -> None:

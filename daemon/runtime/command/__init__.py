@@ -1,4 +1,5 @@
-"""Command-phase shell: `CommandService` (commands), `IncidentReader` (views), `CadenceTicker` (reminders, gauges).
+"""Command-phase shell: `CommandService` (commands), `IncidentReader` (views), `CadenceTicker` (owed declarations,
+reminders, gauges).
 
 `build` wires the three around one `Recorder`, which is all `app.py` needs to call.
 """
@@ -12,6 +13,7 @@ from daemon.command.render import Renderer
 from daemon.config.command import CommandSettings
 from daemon.config.tenants import TenantSettings
 from daemon.kernel.clock import Clock
+from daemon.runtime.command.declarations import DeclarationSweep
 from daemon.runtime.command.reads import IncidentReader, IncidentView
 from daemon.runtime.command.records import OutageLinks, Recorder
 from daemon.runtime.command.runbooks import CatalogLinks, ServiceLinks
@@ -53,16 +55,14 @@ def build(
     runbooks: ServiceLinks | None = None,
 ) -> Command:
     recorder = Recorder(settings=settings, tenants=tenants)
+    service = CommandService(
+        db=db, clock=clock, recorder=recorder, metrics=metrics, renderer=Renderer(), outages=outages, runbooks=runbooks
+    )
+    declarations = DeclarationSweep(db=db, clock=clock, declarer=service, retry_seconds=settings.tick_seconds)
     return Command(
-        service=CommandService(
-            db=db,
-            clock=clock,
-            recorder=recorder,
-            metrics=metrics,
-            renderer=Renderer(),
-            outages=outages,
-            runbooks=runbooks,
-        ),
+        service=service,
         reader=IncidentReader(db=db, clock=clock, recorder=recorder),
-        ticker=CadenceTicker(db=db, clock=clock, recorder=recorder, metrics=metrics, tenants=tenants),
+        ticker=CadenceTicker(
+            db=db, clock=clock, recorder=recorder, metrics=metrics, declarations=declarations, tenants=tenants
+        ),
     )

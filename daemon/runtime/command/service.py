@@ -48,7 +48,7 @@ class ReviewEdit(BaseModel):
 
 
 class CommandService:
-    """Satisfies the ServiceNow side's `IncidentDeclarer` through `declare`."""
+    """Satisfies `declarations.IncidentDeclarer` through `declare`."""
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ from datetime import datetime
 from daemon.command import cadence, mitigation
 from daemon.command.models import Audience, Lane
 from daemon.kernel.clock import Clock
+from daemon.runtime.command.declarations import DeclarationSweep
 from daemon.runtime.command.records import Recorder
 from daemon.store import incidents as store
 from daemon.store.database import Database
@@ -22,17 +23,27 @@ log = logging.getLogger("micd.command")
 
 class CadenceTicker:
     def __init__(
-        self, *, db: Database, clock: Clock, recorder: Recorder, metrics: Metrics, tenants: Iterable[str] = ()
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        recorder: Recorder,
+        metrics: Metrics,
+        declarations: DeclarationSweep,
+        tenants: Iterable[str] = (),
     ) -> None:
         self._db = db
         self._clock = clock
         self._rec = recorder
         self._metrics = metrics
+        self._declarations = declarations
         self._tenants = frozenset(tenants)
         metrics.on_scrape(self.refresh_metrics)
 
     async def tick(self) -> list[str]:
-        """One pass: remind the communications lead of each overdue update, once per missed due time."""
+        """One pass: declare the incidents still owed for accepted proposals, then remind the communications
+        lead of each overdue update, once per missed due time. Returns the reminded incidents."""
+        await self._declarations.sweep()
         now = self._clock.now()
         reminded = await self._db.write(lambda conn: self._remind(conn, now))
         for incident_id in reminded:
