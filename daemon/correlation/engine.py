@@ -1,14 +1,18 @@
 """The incremental correlator: each alert event touches only the alerts indexed near it.
 
-Two alert episodes of one tenant are linked when their START times lie within the window (so a
-certificate alert firing for hours glues nothing) and one of these holds:
-- their services are within max_hops along call edges, or one hosts the other;
+Two alert episodes of one tenant are linked when their START times are close (so a certificate alert
+firing for hours glues nothing) and one of these holds (the spans are in `links`):
+- their services are within max_hops along call edges, or one hosts the other; a cause (callee, host) may
+  start up to the window before its effect but only `cause_lag` after it;
 - they are episodes of the same fingerprint while its outage is still open (flapping).
 An outage is a connected set of linked episodes; joining two outages merges them. An alert that names no
-catalogued service (a node, an exporter) joins the outage of an alert sharing a topology label value
-(cluster, region) with it; such weak links attach, never merge, so a busy cluster glues nothing. An outage closes once
-all its alerts have been resolved for `close_grace`; a closed outage never takes new alerts, and the next
-outage on its services is linked to it as a recurrence.
+catalogued service (a node, an exporter) links only through its most specific topology value (node before
+cluster) to alerts carrying that same value. If it is a host failure (a `host_failures` severity at a
+`host_labels` place) the machine itself is down and it links like a cause, merging the outages of what runs
+there; otherwise it attaches to
+one outage and never merges, so a busy cluster glues nothing. An outage closes once all its alerts have
+been resolved for `close_grace`; a closed outage never takes new alerts, and the next outage on its
+services is linked to it as a recurrence.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from daemon.catalog.matching import Matcher
 from daemon.catalog.models import PLATFORM
 from daemon.correlation.cause import probable_cause
 from daemon.correlation.index import Key, TimeIndex
+from daemon.correlation.links import Place, Reach, place
 from daemon.correlation.models import Outage, OutageAlert, OutageState
 
 B = TypeVar("B")
@@ -52,9 +57,12 @@ class Changes:
 @dataclass(frozen=True)
 class Settings:
     window: timedelta
-    topology_labels: tuple[str, ...]
+    topology_labels: tuple[str, ...]  # the most specific first: node before cluster before region
     close_grace: timedelta = timedelta(minutes=5)
     recurrence_horizon: timedelta = timedelta(days=7)
+    cause_lag: timedelta = timedelta(minutes=5)
+    host_labels: tuple[str, ...] = ("node",)  # topology labels that name one machine, not a shared cluster
+    host_failures: frozenset[str] = frozenset({"critical"})  # severities at which an alert naming no service is down
 
 
 @dataclass
@@ -78,8 +86,10 @@ class Correlator:
         self.alerts: dict[Key, OutageAlert] = {}
         self._members: dict[str, set[Key]] = {}
         self._by_service: TimeIndex[tuple[str, str]] = TimeIndex()  # members of open outages, by service
-        self._by_place: TimeIndex[tuple[str, str, str]] = TimeIndex()  # members, by topology label value
+        self._by_place: TimeIndex[tuple[str, str, str]] = TimeIndex()  # matched members, by topology label value
+        self._hosts: TimeIndex[tuple[str, str, str]] = TimeIndex()  # unmatched host-failure members, by place
         self._loose: dict[tuple[str, str, str], set[Key]] = {}  # unmatched alerts in no outage, by place
+        self._reach = Reach(graph, window=settings.window, cause_lag=settings.cause_lag)
         self._by_fingerprint: dict[tuple[str, str], set[Key]] = {}
         self._tenants: set[str] = set()
         self._last_closed: dict[tuple[str, str], Outage] = {}
@@ -88,6 +98,7 @@ class Correlator:
     def use_rules(self, *, graph: Graph, matcher: Matcher) -> None:
         """New rules apply to alerts that arrive from now on; memberships already made stand."""
         self.graph, self.matcher = graph, matcher
+        self._reach = Reach(graph, window=self.settings.window, cause_lag=self.settings.cause_lag)
 
     # -- restoring ---------------------------------------------------------------------------------
 
@@ -189,22 +200,25 @@ class Correlator:
     def _neighbours(self, episode: OutageAlert) -> tuple[list[str], set[str], list[Key]]:
         """Outages and loose alerts linked to `episode`, found through the index buckets it touches only.
 
-        Returns the outages strongly linked (calls, hosting, the same fingerprint: these merge), the outages
-        weakly linked (a shared topology value; only an alert naming no service attaches to one), and the
-        loose unmatched alerts sharing a topology value (pulled into whatever outage the episode joins).
+        Returns the outages strongly linked (calls, hosting, a failed host, the same fingerprint: these
+        merge), the outages weakly linked (an alert naming no service that is no host failure attaches to
+        one), and the loose unmatched alerts at one of its places (pulled into whatever outage it joins).
         """
-        tenant, start, window = episode.tenant, episode.starts_at, self.settings.window
+        tenant, start = episode.tenant, episode.starts_at
+        window, lag = self.settings.window, self.settings.cause_lag
         strong: set[str] = set()
         weak: set[str] = set()
         loose: set[Key] = set()
         if episode.service is not None:
-            for service in {episode.service} | self.graph.near(tenant, episode.service):
-                strong |= self._by_service.near((tenant, service), start, window)
-        for label, value in episode.topology.items():
-            place = (tenant, label, value)
-            if episode.service is None:
-                weak |= self._by_place.near(place, start, window)
-            loose |= {k for k in self._loose.get(place, set()) if abs(k[2] - start) <= window}
+            for service, (before, after) in self._reach.of(tenant, episode.service):
+                strong |= self._by_service.near((tenant, service), start - before, start + after)
+            for label, value in episode.topology.items():  # an alert naming no service is a cause, like a host
+                where = (tenant, label, value)
+                strong |= self._hosts.near(where, start - window, start + lag)
+                loose |= {k for k in self._loose.get(where, set()) if start - window <= k[2] <= start + lag}
+        elif (spot := self._place(episode)) is not None:
+            found = self._by_place.near((tenant, *spot), start - lag, start + window)
+            (strong if self._is_host_failure(episode) else weak).update(found)
         for key in self._by_fingerprint.get((tenant, episode.fingerprint), set()):
             outage = self.alerts[key].outage_id
             if outage is not None:
@@ -216,16 +230,31 @@ class Correlator:
         self.alerts[key] = alert
         self._tenants.add(alert.tenant)
         self._by_fingerprint.setdefault((alert.tenant, alert.fingerprint), set()).add(key)
-        places = [(alert.tenant, label, value) for label, value in alert.topology.items()]
+        spot = self._place(alert)
         if alert.outage_id is None:
-            for place in places:
-                self._loose.setdefault(place, set()).add(key)
+            if alert.service is None and spot is not None:
+                self._loose.setdefault((alert.tenant, *spot), set()).add(key)
             return
         self._members.setdefault(alert.outage_id, set()).add(key)
         if alert.service is not None:
             self._by_service.add((alert.tenant, alert.service), alert.outage_id, key)
-        for place in places:
-            self._by_place.add(place, alert.outage_id, key)
+            for label, value in alert.topology.items():
+                self._by_place.add((alert.tenant, label, value), alert.outage_id, key)
+        elif spot is not None and self._is_host_failure(alert):
+            self._hosts.add((alert.tenant, *spot), alert.outage_id, key)
+
+    def _place(self, alert: OutageAlert) -> Place | None:
+        return place(alert.topology, self.settings.topology_labels)
+
+    def _is_host_failure(self, alert: OutageAlert) -> bool:
+        """A machine itself down (a node NotReady), not a warning about it nor anything cluster-wide."""
+        spot = self._place(alert)
+        return (
+            alert.service is None
+            and spot is not None
+            and spot[0] in self.settings.host_labels
+            and alert.severity in self.settings.host_failures
+        )
 
     def _forget(self, key: Key) -> None:
         """Drop an alert from the per-alert indexes; outage-level indexes are dropped with the outage."""
@@ -272,6 +301,7 @@ class Correlator:
                 continue
             self._by_service.merge(other.id, survivor.id)
             self._by_place.merge(other.id, survivor.id)
+            self._hosts.merge(other.id, survivor.id)
             moved = self._members.pop(other.id, set())
             self._members.setdefault(survivor.id, set()).update(moved)
             for key in moved:
@@ -299,16 +329,16 @@ class Correlator:
         a platform alert links every tenant outage on services near it (each tenant through its own graph)."""
         if episode.service is None:
             return
-        start, window = episode.starts_at, self.settings.window
+        earliest, latest = episode.starts_at - self.settings.window, episode.starts_at + self.settings.window
         if episode.tenant != PLATFORM:
             links: set[str] = set()
             for service in {episode.service} | self.graph.near(episode.tenant, episode.service):
-                links |= self._by_service.near((PLATFORM, service), start, window)
+                links |= self._by_service.near((PLATFORM, service), earliest, latest)
             self._add_links(outage_id, links, now, batch)
             return
         for tenant in sorted(self._tenants - {PLATFORM}):
             for service in {episode.service} | self.graph.near(tenant, episode.service):
-                for linked in self._by_service.near((tenant, service), start, window):
+                for linked in self._by_service.near((tenant, service), earliest, latest):
                     self._add_links(linked, {outage_id}, now, batch)
 
     def _add_links(self, outage_id: str, links: set[str], now: datetime, batch: _Batch) -> None:
@@ -353,6 +383,7 @@ class Correlator:
             self._forget(key)
         self._by_service.drop(outage.id)
         self._by_place.drop(outage.id)
+        self._hosts.drop(outage.id)
         del self.outages[outage.id]
         self._quiet.discard(outage.id)
         self._remember_closed(closed)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left, insort
 from collections.abc import Hashable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Generic, TypeVar
 
 B = TypeVar("B", bound=Hashable)
@@ -23,12 +23,12 @@ class TimeIndex(Generic[B]):
         insort(self._lists.setdefault(bucket, {}).setdefault(outage, []), (key[2], key))
         self._where.setdefault(outage, set()).add(bucket)
 
-    def near(self, bucket: B, start: datetime, window: timedelta) -> set[str]:
-        """Outages with an alert in `bucket` whose start lies within `window` of `start`."""
+    def near(self, bucket: B, earliest: datetime, latest: datetime) -> set[str]:
+        """Outages with an alert in `bucket` whose start lies between `earliest` and `latest`."""
         found: set[str] = set()
         for outage, items in self._lists.get(bucket, {}).items():
-            i = bisect_left(items, (start - window,))
-            if i < len(items) and items[i][0] <= start + window:
+            i = bisect_left(items, (earliest,))
+            if i < len(items) and items[i][0] <= latest:
                 found.add(outage)
         return found
 

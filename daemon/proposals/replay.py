@@ -30,15 +30,21 @@ class Tuning:
     fuzzy_min_score: float = 88.0
     window: timedelta = timedelta(minutes=10)
     max_hops: int = 2
-    topology_labels: tuple[str, ...] = ("cluster", "region", "datacenter")
+    topology_labels: tuple[str, ...] = ("node", "cluster", "datacenter", "region")  # the most specific first
     close_grace: timedelta = timedelta(minutes=5)
+    cause_lag: timedelta = timedelta(minutes=5)
 
 
 def correlator_for(ruleset: Ruleset, tuning: Tuning) -> Correlator:
     return Correlator(
         graph=Graph(ruleset.catalog, max_hops=tuning.max_hops),
         matcher=Matcher(ruleset.catalog, labels=tuning.service_labels, fuzzy_min_score=tuning.fuzzy_min_score),
-        settings=Settings(window=tuning.window, topology_labels=tuning.topology_labels, close_grace=tuning.close_grace),
+        settings=Settings(
+            window=tuning.window,
+            topology_labels=tuning.topology_labels,
+            close_grace=tuning.close_grace,
+            cause_lag=tuning.cause_lag,
+        ),
     )
 
 
