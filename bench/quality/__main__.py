@@ -216,18 +216,20 @@ def _mean(rows: list[dict[str, object]], part: str, key: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__)
-    parser.add_argument("--seeds", type=int, default=5, help="number of storms (seeds 1..N)")
+    parser.add_argument("--seeds", type=int, default=5, help="number of storms")
+    parser.add_argument("--first-seed", type=int, default=1, help="seed of the first storm (held-out runs: 101)")
     parser.add_argument("--hours", type=float, default=12.0, help="simulated hours per storm")
     parser.add_argument("--json", action="store_true", help="print every per-storm figure as JSON")
     args = parser.parse_args()
-    report = run(list(range(1, args.seeds + 1)), args.hours)
+    report = run(list(range(args.first_seed, args.first_seed + args.seeds)), args.hours)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return
     storms = report["storms"]
     assert isinstance(storms, list)
     print(
-        f"{len(storms)} storms x {args.hours:g} h, 3 tenants + platform; episodes per storm:",
+        f"{len(storms)} storms (seeds {args.first_seed}..{args.first_seed + args.seeds - 1}) x {args.hours:g} h,"
+        " 3 tenants + platform; episodes per storm:",
         ", ".join(str(s["episodes"]) for s in storms),
         "; true major incidents:",
         ", ".join(str(s["majors"]) for s in storms),

@@ -4,7 +4,11 @@ Each tenant gets a layered call graph (customer-facing front ends, middle servic
 of a shared platform. Incidents start at a root service and spread to its callers within two hops;
 platform incidents hit several tenants at once (one true incident per tenant, one for the platform).
 Around them: concurrent unrelated incidents, flapping alerts (new episodes), label drift and typos,
-exporter labels that name no service, long-lived alerts, and scattered single-alert noise.
+exporter labels that name no service, long-lived alerts, and scattered single-alert noise (mostly warnings,
+some critical). Pods run on nodes: pod-level alerts carry the `node` label, node-exporter warnings fire on
+random nodes, and some incidents are a node failing (its own alert naming no service belongs to the incident,
+with the alerts of pods on it). The node stream draws from its own random generator, so the rest of a storm
+is the same for a seed whichever node features exist.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ MIDDLE = ["checkout", "orders", "payments", "inventory", "pricing", "search", "a
 DATA = ["orders-db", "cache", "ledger-db", "search-index", "queue"]
 PLATFORM = ["shared-postgres", "sso", "kafka", "object-store"]
 ALERTNAMES = ["HighErrorRate", "HighLatency", "PodCrashLooping", "SLOBurnRate", "ProbeFailed", "SaturationHigh"]
+POD_LEVEL = {"PodCrashLooping", "SaturationHigh"}  # alerts about one pod carry its node
+NODES = 8  # per tenant cluster; each service has pods on two of them
 
 Episode = tuple[str, str, datetime]  # tenant, fingerprint, starts_at
 
@@ -90,7 +96,7 @@ def _drift(rng: random.Random, name: str) -> dict[str, str]:
     elif roll < 0.18 and len(name) > 6:
         i = rng.randrange(1, len(name) - 1)
         value = name[:i] + name[i + 1 :]
-    label = rng.choices(["service", "app", "app.kubernetes.io/name", "namespace"], [50, 25, 15, 10])[0]
+    label = rng.choices(["service", "app", "app_kubernetes_io_name", "namespace"], [50, 25, 15, 10])[0]
     labels = {label: value}
     if rng.random() < 0.3:
         labels["job"] = rng.choice(["kube-state-metrics", "node-exporter", "blackbox"])
@@ -100,6 +106,8 @@ def _drift(rng: random.Random, name: str) -> dict[str, str]:
 @dataclass
 class _Builder:
     rng: random.Random
+    nodes: random.Random  # node labels and node incidents
+    placement: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (tenant, service) -> nodes
     events: list[tuple[datetime, TransitionKind, Alert]] = field(default_factory=list)
     truth: dict[Episode, str] = field(default_factory=dict)
     serial: int = 0
@@ -118,7 +126,14 @@ class _Builder:
             gone = fired.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": end})
             self.events.append((end, TransitionKind.RESOLVED, gone))
 
-    def service_alerts(self, tenant: str, service: str, start: datetime, truth: str) -> None:
+    def place(self, tenant: str, services: list[Service]) -> None:
+        for service in services:
+            self.placement[(tenant, service.name)] = [_node(tenant, k) for k in self.nodes.sample(range(NODES), 2)]
+
+    def node_of(self, tenant: str, service: str) -> str:
+        return self.nodes.choice(self.placement.get((tenant, service)) or [_node(tenant, 0)])
+
+    def service_alerts(self, tenant: str, service: str, start: datetime, truth: str, node: str | None = None) -> None:
         for name in self.rng.sample(ALERTNAMES, self.rng.randint(1, 3)):
             severity = self.rng.choice(["critical", "critical", "warning"])
             self.serial += 1
@@ -128,6 +143,8 @@ class _Builder:
                 "instance": f"i-{self.serial}",
                 **_drift(self.rng, service),
             }
+            if name in POD_LEVEL:
+                labels["node"] = node or self.node_of(tenant, service)
             begin = start + timedelta(seconds=self.rng.uniform(0, 240))
             end = begin + timedelta(minutes=self.rng.uniform(15, 45))
             if self.rng.random() < 0.2:  # flapping: resolves, then fires again as a new episode
@@ -135,6 +152,10 @@ class _Builder:
                 self.alert(tenant, labels, begin, dip, truth)
                 begin = dip + timedelta(minutes=self.rng.uniform(1, 3))
             self.alert(tenant, labels, begin, end, truth)
+
+
+def _node(tenant: str, k: int) -> str:
+    return f"prod-{tenant}-node-{k + 1}"
 
 
 def _callers(services: list[Service], root: str, rng: random.Random) -> list[str]:
@@ -154,7 +175,9 @@ def generate(
     names = [f"t{i + 1}" for i in range(tenants)]
     catalog = {t: _graph(rng, services) for t in names}
     catalog["platform"] = [Service(n, 1 if n in ("shared-postgres", "sso") else 2, False) for n in PLATFORM]
-    b = _Builder(rng)
+    b = _Builder(rng, random.Random(f"nodes-{seed}"))
+    for tenant in names:
+        b.place(tenant, catalog[tenant])
     span = timedelta(hours=hours)
     majors: dict[str, tuple[str, datetime]] = {}
     facing = {t: {s.name for s in catalog[t] if s.customer_facing and s.tier == 1} for t in names}
@@ -163,6 +186,20 @@ def generate(
         hit = _callers(catalog[tenant], root, rng)
         for offset, service in enumerate(hit):
             b.service_alerts(tenant, service, start + timedelta(seconds=60 * min(offset, 3)), ident)
+        if len(hit) >= 2 and set(hit) & facing[tenant]:
+            majors[ident] = (tenant, start)
+
+    def node_incident(tenant: str, ident: str) -> None:
+        """A node goes down: the node's own alert names no service; services with pods there follow."""
+        k = b.nodes.randrange(NODES)
+        node = _node(tenant, k)
+        start = START + timedelta(seconds=b.nodes.uniform(0, span.total_seconds()))
+        labels = {"alertname": "KubeNodeNotReady", "severity": "critical", "job": "kube-state-metrics", "node": node}
+        b.alert(tenant, labels, start, start + timedelta(minutes=b.nodes.uniform(15, 40)), ident)
+        hit = [s.name for s in catalog[tenant] if node in b.placement.get((tenant, s.name), ())]
+        hit = [h for h in hit if b.nodes.random() < 0.8]
+        for service in hit:
+            b.service_alerts(tenant, service, start + timedelta(seconds=b.nodes.uniform(20, 120)), ident, node=node)
         if len(hit) >= 2 and set(hit) & facing[tenant]:
             majors[ident] = (tenant, start)
 
@@ -188,6 +225,8 @@ def generate(
         for i in range(int(hours * 3)):  # single-alert noise
             start = START + timedelta(seconds=rng.uniform(0, span.total_seconds()))
             labels = {"alertname": rng.choice(ALERTNAMES), "severity": "warning", **_drift(rng, rng.choice(own))}
+            if b.nodes.random() < 0.15:
+                labels["severity"] = "critical"
             b.alert(tenant, labels, start, start + timedelta(minutes=rng.uniform(3, 60)), f"noise-{tenant}-{i}")
         for i in range(3):  # long-lived: firing from before the storm to after it
             labels = {"alertname": "CertificateExpiringSoon", "severity": "warning", "service": rng.choice(own)}
@@ -195,7 +234,12 @@ def generate(
         for i in range(int(hours)):  # exporter alerts that name no service
             start = START + timedelta(seconds=rng.uniform(0, span.total_seconds()))
             labels = {"alertname": "NodeFilesystemAlmostFull", "severity": "warning", "job": "node-exporter"}
+            labels["node"] = _node(tenant, b.nodes.randrange(NODES))
             b.alert(tenant, labels, start, start + timedelta(minutes=rng.uniform(10, 90)), f"node-{tenant}-{i}")
+    for tenant in names:  # last, so the storm's other parts stay the same for a seed
+        for _ in range(max(1, int(hours / 12))):  # a node fails: its pods' services alert with it
+            count += 1
+            node_incident(tenant, f"inc-{count}")
     b.events.sort(key=lambda e: (e[0], e[1] != TransitionKind.FIRED))
     events = [
         AlertEvent(id=i, kind=kind, alert=alert, received_at=max(at, START - timedelta(days=3)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -101,7 +102,7 @@ def test_call_links_follow_the_direction_of_failure(
 def test_an_alert_naming_no_service_links_only_where_it_is(
     node_alert: dict[str, object], expected: set[frozenset[str]]
 ) -> None:
-    labels = {k: str(v) for k, v in node_alert.items() if k != "start"}
+    labels: dict[str, Any] = {k: str(v) for k, v in node_alert.items() if k != "start"}
     start = minutes(float(node_alert.get("start", 0)))  # type: ignore[arg-type]
     for order in (0, 1):
         replay, feed = Replay(RULES), Feed()
@@ -132,7 +133,7 @@ def test_grouping_with_failed_nodes_does_not_depend_on_arrival_order(
     alerts: list[tuple[str, int, str]], nodes: list[tuple[str, int]], seed: object
 ) -> None:
     made = [
-        make_alert("acme", f"A{i}", service=service, start=minutes(start), **({"node": node} if node else {}))
+        make_alert("acme", f"A{i}", service=service, start=minutes(start), **({"node": node} if node else {}))  # type: ignore[arg-type]
         for i, (service, start, node) in enumerate(alerts)
     ] + [
         make_alert("acme", f"N{i}", job="node-exporter", node=node, start=minutes(start))

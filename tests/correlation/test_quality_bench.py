@@ -44,3 +44,20 @@ def test_storms_have_flapping_drift_noise_and_shared_platform() -> None:
         episodes_per_fp[fp] = episodes_per_fp.get(fp, 0) + 1
     assert max(episodes_per_fp.values()) >= 2
     assert storm.majors
+
+
+def test_storms_have_failed_nodes_node_warnings_and_critical_noise() -> None:
+    storm = generate(seed=3, hours=6)
+    fired = {(e.alert.tenant, e.alert.fingerprint, e.alert.starts_at): e.alert.labels for e in storm.events}
+    down = [k for k, lab in fired.items() if lab["alertname"] == "KubeNodeNotReady"]
+    assert down
+    for key in down:  # the failed node's own alert belongs to an incident with the pods on that node
+        node = fired[key]["node"]
+        mates = [k for k, t in storm.truth.items() if t == storm.truth[key] and k != key]
+        assert mates
+        assert any(fired[k].get("node") == node for k in mates)
+    warnings = [lab for lab in fired.values() if lab["alertname"] == "NodeFilesystemAlmostFull"]
+    assert warnings
+    assert all("node" in lab for lab in warnings)
+    noise = [fired[k] for k, t in storm.truth.items() if t.startswith("noise-")]
+    assert {lab["severity"] for lab in noise} == {"warning", "critical"}
