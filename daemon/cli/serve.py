@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 from typing import Any
@@ -38,7 +39,20 @@ def refuse_insecure(settings: Settings) -> str | None:
     )
 
 
+def freeze_survivors(phase: str, info: dict[str, int]) -> None:
+    """A gc callback: after a full collection, move every survivor to the permanent generation.
+
+    Correlation keeps its indexes in memory (about 2 KB per active alert), so each full collection walked all of
+    them again: a stop-the-world pause that grew with the active alerts (0.23 s at 150k, found nothing to free)
+    and set micd's p99. Frozen objects are still freed by reference counting; only reference cycles among them
+    would wait, and the benchmark's full collections found none."""
+    if phase == "stop" and info["generation"] == 2:
+        gc.freeze()
+
+
 async def run(settings: Settings) -> None:
+    if freeze_survivors not in gc.callbacks:
+        gc.callbacks.append(freeze_survivors)
     app = build_app(settings)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
     await runner.setup()
