@@ -5,6 +5,8 @@
 - After a rejection, outages on the same services (or the recurrence of the rejected one) stay unproposed
   for the cooldown, unless their impact is more severe than the rejected proposal's. The rejected outage
   itself is proposed again only if its impact escalates.
+- An outage that closes while its proposal awaits a decision says so in the evidence, once; cancelling is
+  the commander's call, never micd's.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class Decision:
     action: Literal["propose", "evidence"]  # the outbox action that delivers it
     proposal: Proposal
     reason: str
+
+
+OUTAGE_CLOSED = "outage_closed_at"  # the evidence fact set when the outage closes before a decision
 
 
 def proposal_id(outage_id: str) -> str:
@@ -68,6 +73,24 @@ def decide(
         )
     )
     return Decision("evidence", grown, "impact escalated" if escalates else "the outage changed")
+
+
+def closed(*, outage: Outage, existing: Proposal | None, now: datetime) -> Decision | None:
+    """The evidence update for a proposal still undecided when its outage closed, or None."""
+    if existing is None or existing.state is not ProposalState.PROPOSED or outage.closed_at is None:
+        return None
+    if OUTAGE_CLOSED in existing.evidence.facts:
+        return None
+    at = outage.closed_at.isoformat()
+    facts = {**existing.evidence.facts, OUTAGE_CLOSED: at}
+    grown = existing.model_copy(
+        update={
+            "evidence": existing.evidence.model_copy(update={"facts": facts}),
+            "evidence_version": existing.evidence_version + 1,
+            "updated_at": now,
+        }
+    )
+    return Decision("evidence", grown, f"the outage closed at {at} while its proposal awaits a decision")
 
 
 def _cooling(

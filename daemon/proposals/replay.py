@@ -14,7 +14,7 @@ from daemon.alerts.models import AlertEvent
 from daemon.catalog.graph import Graph
 from daemon.catalog.matching import Matcher
 from daemon.correlation.engine import Changes, Correlator, Settings
-from daemon.correlation.models import Outage
+from daemon.correlation.models import Outage, OutageState
 from daemon.impact.models import Calendar
 from daemon.impact.ruleset import Ruleset
 from daemon.proposals.models import Proposal, ProposalState
@@ -102,8 +102,9 @@ class Replay:
             if alert.outage_id is not None:
                 self.assignment[(alert.tenant, alert.fingerprint, alert.starts_at)] = alert.outage_id
         touched = {o.id: o for o in changes.outages if o.id in self.correlator.outages}
+        ended = [o for o in changes.outages if o.state is OutageState.CLOSED]
         result = review(
-            outages=[self.correlator.outages[i] for i in sorted(touched)],
+            outages=[*(self.correlator.outages[i] for i in sorted(touched)), *ended],
             alerts_of=self.correlator.members,
             ruleset=self.ruleset,
             calendars=self.calendars,

@@ -13,7 +13,7 @@ from daemon.impact.models import Calendar
 from daemon.impact.ruleset import Ruleset
 from daemon.proposals.evidence import evidence, outage_facts
 from daemon.proposals.models import Proposal
-from daemon.proposals.policy import Decision, decide
+from daemon.proposals.policy import Decision, closed, decide
 
 
 class ProposalBook(Protocol):
@@ -43,6 +43,10 @@ def review(
     recheck: dict[str, datetime] = {}
     default = Calendar()
     for outage in outages:
+        if outage.state is OutageState.CLOSED:
+            ended = closed(outage=outage, existing=book.by_outage(outage.id), now=now)
+            decisions += [ended] if ended else []
+            continue
         if outage.state is not OutageState.OPEN:
             continue
         alerts = alerts_of(outage.id)

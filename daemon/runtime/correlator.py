@@ -159,8 +159,9 @@ class CorrelationLoop:
             open_ids = list(dict.fromkeys(o.id for o in changes.outages if o.id in self.correlator.outages))
             for outage_id, (incident, is_open) in outages.links(conn, open_ids).items():
                 self.correlator.set_incident(outage_id, incident=incident, open_=is_open)
+            ended = [o for o in changes.outages if o.state is OutageState.CLOSED]
             result = review(
-                outages=[self.correlator.outages[i] for i in open_ids],
+                outages=[*(self.correlator.outages[i] for i in open_ids), *ended],
                 alerts_of=self.correlator.members,
                 ruleset=ruleset,
                 calendars=self._calendars,

@@ -180,3 +180,19 @@ async def test_the_running_loop_wakes_on_new_events(db: Database) -> None:
     finally:
         with contextlib.suppress(StopAsyncIteration):
             await running.__anext__()
+
+
+async def test_an_outage_closing_while_its_proposal_waits_sends_evidence(db: Database) -> None:
+    clock = FakeClock(T0)
+    rig = Rig(db, RULES_DIR, clock)
+    await rig.loop.restore()
+    await rig.send(*OUTAGE)
+    clock.advance(120)
+    await rig.send(*(a.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": clock.now()}) for a in OUTAGE))
+    clock.advance(301)
+    await rig.loop.tick()
+    (proposal,) = (await ProposalStore(db).list(tenant="acme")).items
+    assert proposal.state.value == "proposed"
+    assert proposal.evidence.facts["outage_closed_at"] == clock.now().isoformat()
+    actions = await db.read(lambda c: [r["action"] for r in c.execute("SELECT action FROM outbox ORDER BY id")])
+    assert actions == ["propose", "evidence"]

@@ -9,8 +9,10 @@ import pytest
 
 from daemon.alerts.models import AlertEvent, TransitionKind
 from daemon.cli.fire import to_webhook
+from daemon.correlation.models import OutageState
 from daemon.ingest.alertmanager import parse_webhook
 from daemon.proposals.models import ProposalState
+from daemon.proposals.policy import OUTAGE_CLOSED
 from daemon.proposals.replay import Replay
 from tests.correlation.factory import RULES_DIR, T0, Feed, make_alert, minutes, shipped
 
@@ -134,3 +136,39 @@ def test_a_sustained_rule_fires_on_a_tick_without_new_alerts() -> None:
     decisions = replay.tick(now=minutes(15))
     assert [d.proposal.rule for d in decisions] == ["sustained-critical-tier1"]
     assert decisions[0].proposal.first_alert_at == T0
+
+
+@pytest.mark.parametrize(
+    ("state", "already", "expect"),
+    [
+        (ProposalState.PROPOSED, False, True),
+        (ProposalState.PROPOSED, True, False),  # said once, not again
+        (ProposalState.ACCEPTED, False, False),
+        (ProposalState.REJECTED, False, False),
+        (ProposalState.CANCELED, False, False),
+    ],
+)
+def test_an_outage_closing_before_a_decision_is_told_not_decided(
+    state: ProposalState, already: bool, expect: bool
+) -> None:
+    replay, feed = Replay(RULES), Feed()
+    alerts = [make_alert("acme", "PayErr", service="payments-api"), make_alert("acme", "ShopDown", service="web-shop")]
+    (proposed,) = replay.step([feed.fire(a) for a in alerts], now=T0)
+    outage_id = proposed.proposal.outage_id
+    current = replay.book.proposals[outage_id]
+    facts = {**current.evidence.facts, **({OUTAGE_CLOSED: "earlier"} if already else {})}
+    replay.book.proposals[outage_id] = current.model_copy(
+        update={"state": state, "evidence": current.evidence.model_copy(update={"facts": facts})}
+    )
+    replay.step([feed.resolve(a, minutes(5)) for a in alerts], now=minutes(5))
+    decisions = replay.tick(now=minutes(11))
+    assert replay.outages[outage_id].state is OutageState.CLOSED
+    if not expect:
+        assert decisions == []
+        return
+    (told,) = decisions
+    assert told.action == "evidence"
+    assert told.proposal.state is ProposalState.PROPOSED  # the commander decides, not micd
+    assert told.proposal.evidence.facts[OUTAGE_CLOSED] == minutes(11).isoformat()
+    assert told.proposal.evidence_version == current.evidence_version + 1
+    assert replay.tick(now=minutes(12)) == []
