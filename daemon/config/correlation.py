@@ -16,7 +16,7 @@ class CorrelationSettings(BaseModel):
     window_seconds: float = Field(600.0, gt=0, description="how far apart alert starts may be to join one outage")
     max_hops: int = Field(2, ge=0, description="dependency hops that still connect two alerting services")
     topology_labels: list[str] = Field(
-        default_factory=lambda: ["cluster", "region", "datacenter"],
+        default_factory=lambda: ["node", "cluster", "datacenter", "region"],  # the most specific first
         description="labels whose shared value attaches an alert naming no service (node, cluster) to an outage",
     )
     close_grace_seconds: float = Field(
