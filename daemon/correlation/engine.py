@@ -29,7 +29,7 @@ from daemon.catalog.matching import Matcher
 from daemon.catalog.models import PLATFORM
 from daemon.correlation.cause import probable_cause
 from daemon.correlation.index import Key, TimeIndex
-from daemon.correlation.links import Place, Reach, place
+from daemon.correlation.links import Place, Reach, host_down, place
 from daemon.correlation.models import Outage, OutageAlert, OutageState
 
 B = TypeVar("B")
@@ -248,13 +248,8 @@ class Correlator:
 
     def _is_host_failure(self, alert: OutageAlert) -> bool:
         """A machine itself down (a node NotReady), not a warning about it nor anything cluster-wide."""
-        spot = self._place(alert)
-        return (
-            alert.service is None
-            and spot is not None
-            and spot[0] in self.settings.host_labels
-            and alert.severity in self.settings.host_failures
-        )
+        spot, settings = self._place(alert), self.settings
+        return alert.service is None and host_down(spot, alert.severity, settings.host_labels, settings.host_failures)
 
     def _forget(self, key: Key) -> None:
         """Drop an alert from the per-alert indexes; outage-level indexes are dropped with the outage."""

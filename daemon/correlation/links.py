@@ -8,7 +8,7 @@ alert a little later than its callers (a slower signal, a longer `for:`) but not
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 
 from daemon.catalog.graph import Graph
@@ -59,3 +59,8 @@ def place(topology: Mapping[str, str], labels: Sequence[str]) -> Place | None:
         if value:
             return label, value
     return None
+
+
+def host_down(spot: Place | None, severity: str, host_labels: Sequence[str], failures: Collection[str]) -> bool:
+    """Placed on one machine (not a shared cluster) at a failure severity: the machine itself is down."""
+    return spot is not None and spot[0] in host_labels and severity in failures
