@@ -98,3 +98,11 @@ def decision_note(proposal: Proposal, *, mark: str) -> str:
 
 def journal_note(text: str, *, mark: str) -> str:
     return f"{text}\n{mark}"
+
+
+def unknown_user_note(*, field: str, user: str) -> str:
+    """Why a user field may be empty on the record: ServiceNow matched the name micd wrote to no user."""
+    return (
+        f"micd: no ServiceNow user has user_name {user!r}; {field} was set to {user!r} as given, which "
+        "ServiceNow resolves only by a user's display name. Check the user name in micd's configuration."
+    )

@@ -60,14 +60,14 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.close()
 
 
-def settings_for(emulator: Emulator, **servicenow: Any) -> Settings:
+def settings_for(emulator: Emulator, *, commander: str = "jane.commander", **servicenow: Any) -> Settings:
     return Settings(
         public_url="https://micd.example.test",
         tenants={
             "acme": {
                 "company": "ACME Corp",
                 "assignment_group": "MIM Team",
-                "commander": "jane.commander",
+                "commander": commander,
             }
         },
         servicenow={

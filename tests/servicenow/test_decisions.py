@@ -151,6 +151,28 @@ async def test_accepted_in_micd_is_written_to_servicenow_once(rig: Rig) -> None:
     assert await rig.poller(decisions).poll_once() == 0  # decided: not watched any more
 
 
+@pytest.mark.parametrize(
+    ("actor", "stored", "warned"),
+    [
+        ("john.smith", "john", False),  # the user_name micd knows, written as the sys_id
+        ("John Smith", "john", True),  # not a user_name: written as given, ServiceNow matches the display name
+        ("bob", "bob", True),  # no such user: written as given, the record keeps the name
+    ],
+)
+async def test_the_promoter_is_written_by_sys_id_or_as_given_with_a_work_note(
+    rig: Rig, actor: str, stored: str, warned: bool
+) -> None:
+    sys_id = await delivered(rig, "D-9")
+    await rig.decisions(RecordingDeclarer()).decide(proposal_id="D-9", decision=ProposalState.ACCEPTED, actor=actor)
+    await rig.drain(rig.worker())
+    incident = rig.emulator.store.get("incident", sys_id)
+    assert incident is not None
+    assert incident["promoted_by"] == (rig.emulator.store.user_id("john.smith") if stored == "john" else stored)
+    [note] = [n for n in rig.journal(sys_id) if "accepted in micd" in n]
+    warning = f"no ServiceNow user has user_name {actor!r}; promoted_by was set to {actor!r} as given"
+    assert (warning in note) is warned
+
+
 async def test_micd_does_not_overwrite_a_decision_already_taken_in_servicenow(rig: Rig) -> None:
     sys_id = await delivered(rig, "D-5")
     await act_in_servicenow(rig.emulator, sys_id, "accept", actor="jane.commander")

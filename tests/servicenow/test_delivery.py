@@ -192,3 +192,36 @@ async def test_unknown_proposal_is_kept_not_dropped(rig: Rig) -> None:
     assert await rig.depth() == 1
     with pytest.raises(NotFound):
         await ProposalStore(rig.db).get("P-missing")
+
+
+def user_lookups(rig: Rig) -> int:
+    return sum(1 for r in rig.emulator.state.requests if r["path"] == "/api/now/table/sys_user")
+
+
+async def test_the_commander_is_assigned_by_sys_id_looked_up_once_per_process(rig: Rig) -> None:
+    rig.settings = settings_for(rig.emulator, commander="jane.doe")
+    jane = rig.emulator.store.user_id("jane.doe")
+    worker = rig.worker()
+    for proposal_id in ("U-1", "U-2"):
+        await rig.propose(proposal_id)
+        await rig.drain(worker)
+        [incident] = rig.incidents(proposal_id)
+        assert incident["assigned_to"] == jane  # a user_name alone would have matched nobody on an instance
+        assert rig.emulator.store.display("sys_user", incident["assigned_to"]) == "Jane Doe"
+        [note] = rig.journal(incident["sys_id"])
+        assert "no ServiceNow user" not in note
+    assert user_lookups(rig) == 1
+
+
+async def test_an_unknown_commander_is_written_as_given_with_a_work_note(rig: Rig) -> None:
+    rig.settings = settings_for(rig.emulator, commander="ghost.user")
+    worker = rig.worker()
+    for proposal_id in ("U-3", "U-4"):
+        await rig.propose(proposal_id)
+        await rig.drain(worker)
+    [incident] = rig.incidents("U-3")
+    assert incident["assigned_to"] == "ghost.user"
+    [note] = rig.journal(incident["sys_id"])  # one entry: the warning rides with the evidence
+    assert note.startswith("micd: no ServiceNow user has user_name 'ghost.user'; assigned_to was set")
+    assert "Probable cause: payments-db" in note
+    assert user_lookups(rig) == 2  # a miss is asked again: the user may have been created meanwhile

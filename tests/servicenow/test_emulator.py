@@ -206,3 +206,40 @@ def test_carets_in_values_are_escaped_by_doubling() -> None:
     query = parse("short_description=a^^b^impact=1")
     assert query.matches({"short_description": "a^b", "impact": "1"})
     assert not query.matches({"short_description": "a", "impact": "1"})
+
+
+async def test_user_references_resolve_by_sys_id_or_display_name_only(emulator: Emulator) -> None:
+    """As on an instance: a user's display value is its name, and a user_name is no way to set a reference."""
+    jane = emulator.store.user_id("jane.doe")
+    assert jane is not None
+
+    def write(value: str) -> tuple[str, str]:
+        gr = client(emulator).GlideRecord("incident")
+        gr.initialize()
+        gr.assigned_to = value
+        sys_id = str(gr.insert())
+        back = client(emulator).GlideRecord("incident")
+        assert back.get(sys_id)
+        return str(back.assigned_to.get_value()), str(back.assigned_to.get_display_value())
+
+    assert await sync(lambda: write(jane)) == (jane, "Jane Doe")
+    assert await sync(lambda: write("Jane Doe")) == (jane, "Jane Doe")
+    assert await sync(lambda: write("jane.doe")) == ("jane.doe", "jane.doe")  # matches no user: kept as given
+    names = {r["user_name"]: r["name"] for r in emulator.store.select("sys_user", parse(""))}
+    assert {
+        "admin": "System Administrator",
+        "jane.doe": "Jane Doe",
+        "john.smith": "John Smith",
+    }.items() <= names.items()
+
+    # the control API's commander must be a user as well
+    proposed = emulator.store.insert("incident", {"major_incident_state": "proposed"}, user="admin")["sys_id"]
+    accept = f"{emulator.url}/_emulator/incidents/{proposed}/accept"
+
+    def act(actor: str) -> requests.Response:
+        return requests.post(accept, json={"actor": actor}, verify=str(emulator.ca_path), timeout=5)
+
+    ghost = await sync(lambda: act("ghost"))
+    assert (ghost.status_code, ghost.json()["error"]["detail"]) == (400, "no sys_user with user_name 'ghost'")
+    john = await sync(lambda: act("john.smith"))
+    assert john.json()["result"]["promoted_by"]["display_value"] == "John Smith"

@@ -12,6 +12,7 @@ import contextlib
 from pathlib import Path
 
 from tools.servicenow_emulator.rest import Account
+from tools.servicenow_emulator.schema import USERS
 from tools.servicenow_emulator.server import Emulator
 
 
@@ -28,7 +29,8 @@ async def _serve(args: argparse.Namespace) -> None:
     await emulator.start()
     print(f"ServiceNow emulator at {emulator.url}", flush=True)
     print(f"CA certificate: {emulator.ca_path.resolve()}", flush=True)
-    print(f"users: {', '.join(a.user_name for a in accounts)}", flush=True)
+    print(f"API accounts: {', '.join(a.user_name for a in accounts)}", flush=True)
+    print(f"sys_user (for commanders): {', '.join(name for name, _, _ in USERS)}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:

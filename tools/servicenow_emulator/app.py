@@ -1,7 +1,8 @@
 """The emulator's aiohttp application: Table API, Batch API, basic auth, request log, and the control API.
 
 Control API (no auth, never faulted), for tests and demos acting as the commander or the network:
-- POST /_emulator/incidents/{sys_id}/accept|reject|cancel  {"actor": "user_name", "reason": "..."}
+- POST /_emulator/incidents/{sys_id}/accept|reject|cancel  {"actor": "user_name", "reason": "..."}; the actor
+  must be a sys_user (admin, jane.doe, john.smith, abel.tuter, the accounts, and any a test adds)
 - GET|DELETE /_emulator/requests    the log of API requests (method, path, query, status, user, body)
 - GET|POST|DELETE /_emulator/faults  inject `faults.Fault`s; kind=down stops listening for `seconds`
 """
@@ -23,7 +24,7 @@ from yarl import URL
 
 from tools.servicenow_emulator.faults import Fault, FaultPlan, Handler, middleware
 from tools.servicenow_emulator.rest import NOT_AUTHENTICATED, Account, Reply, TableApi, failure
-from tools.servicenow_emulator.tables import DecisionError
+from tools.servicenow_emulator.tables import DecisionError, UnknownUser
 
 CONTROL = "/_emulator"
 
@@ -150,6 +151,8 @@ async def decide(request: web.Request) -> web.Response:
         )
     except LookupError:
         return _reply(failure(404, "No Record found", request.match_info["sys_id"]))
+    except UnknownUser as exc:
+        return _reply(failure(400, "actor is not a user", str(exc)))
     except DecisionError as exc:
         return _reply(failure(409, "Invalid transition", str(exc)))
     rendered = store.render("incident", row, mode="all", fields=None, links=False, base_url=state.api.base_url)

@@ -6,7 +6,7 @@ silently sends an empty PATCH for a field that was missing from the record it fe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["string", "reference", "choice", "journal", "datetime", "boolean", "integer"]
@@ -29,7 +29,6 @@ class Table:
     fields: dict[str, Field]
     display_field: str
     number_prefix: str = ""
-    extra_lookup: tuple[str, ...] = field(default=())
 
 
 def _ref(table: str) -> Field:
@@ -184,11 +183,11 @@ def _incident() -> Table:
     return Table("incident", dict(sorted(fields.items())), display_field="number", number_prefix="INC")
 
 
-def _simple(name: str, *extra: str, display: str = "name", lookup: tuple[str, ...] = ()) -> Table:
+def _simple(name: str, *extra: str, display: str = "name") -> Table:
     fields = {"name": Field(), **{f: Field() for f in extra}, **_system()}
     if "active" in fields:
         fields["active"] = Field("boolean", default="true")
-    return Table(name, fields, display_field=display, extra_lookup=lookup)
+    return Table(name, fields, display_field=display)
 
 
 def _journal() -> Table:
@@ -207,7 +206,7 @@ def tables() -> dict[str, Table]:
     known = [
         _incident(),
         _journal(),
-        _simple("sys_user", "user_name", "email", "first_name", "last_name", "active", lookup=("user_name",)),
+        _simple("sys_user", "user_name", "email", "first_name", "last_name", "active"),
         _simple("sys_user_group", "description", "email", "manager", "active"),
         _simple("core_company", "customer", "vendor"),
         _simple("cmdb_ci", "sys_class_name", "operational_status", "company"),
@@ -217,6 +216,15 @@ def tables() -> dict[str, Table]:
     ]
     return {t.name: t for t in known}
 
+
+# The users every emulated instance starts with (user_name, first name, last name), as on a demo instance;
+# a user's display value is its name, "first last".
+USERS = (
+    ("admin", "System", "Administrator"),
+    ("jane.doe", "Jane", "Doe"),
+    ("john.smith", "John", "Smith"),
+    ("abel.tuter", "Abel", "Tuter"),
+)
 
 # How the emulator prints journal entries when work_notes is read, as an instance does (newest first).
 JOURNAL_LABELS = {"work_notes": "Work notes", "comments": "Additional comments"}

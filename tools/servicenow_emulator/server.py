@@ -43,7 +43,7 @@ class Emulator:
         store = Store(clock=clock)
         self.state = State(api=TableApi(store, base_url=""), accounts={a.user_name: a for a in accounts})
         for account in accounts:
-            store.insert("sys_user", {"user_name": account.user_name, "name": account.user_name}, user="system")
+            store.add_user(account.user_name, account.user_name)
         self._runner: web.AppRunner | None = None
         self._site: web.SockSite | None = None
         self._revive: asyncio.TimerHandle | None = None

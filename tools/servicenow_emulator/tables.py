@@ -1,7 +1,9 @@
 """The emulator's records: full-schema rows, journal entries, reference resolution and Major Incident states.
 
 Values are stored as an instance stores them (strings; references as sys_ids); display values are computed
-when a row is rendered. Journal fields (work_notes, comments) are never stored on the row: each write adds a
+when a row is rendered. A reference set to something other than a sys_id resolves, as on an instance, only
+by the referenced table's display value (a user's name, never its user_name); a value that matches nothing
+is kept as given. Journal fields (work_notes, comments) are never stored on the row: each write adds a
 sys_journal_field entry and reading the field shows the entries newest first, as an instance does.
 """
 
@@ -13,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from tools.servicenow_emulator.query import EncodedQuery
-from tools.servicenow_emulator.schema import JOURNAL_LABELS, Table, tables
+from tools.servicenow_emulator.schema import JOURNAL_LABELS, USERS, Table, tables
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DisplayMode = Literal["true", "false", "all"]
@@ -26,6 +28,10 @@ class UnknownTable(LookupError):
 
 class DecisionError(ValueError):
     """A commander action the record's current major_incident_state does not allow."""
+
+
+class UnknownUser(ValueError):
+    """No sys_user has this user_name."""
 
 
 def _text(value: Any) -> str:
@@ -52,6 +58,8 @@ class Store:
         self.tables: dict[str, Table] = tables()
         self.rows: dict[str, dict[str, Row]] = {name: {} for name in self.tables}
         self._numbers: dict[str, int] = {}
+        for user_name, first, last in USERS:
+            self.add_user(user_name, f"{first} {last}", first_name=first, last_name=last)
 
     def now(self) -> str:
         return self._clock().astimezone(UTC).strftime(TIME_FORMAT)
@@ -84,7 +92,7 @@ class Store:
             self._numbers[table] = self._numbers.get(table, 10000) + 1
             row["number"] = f"{schema.number_prefix}{self._numbers[table]:07d}"
         if table == "incident":
-            row.update(opened_at=now, opened_by=self.user_id(user))
+            row.update(opened_at=now, opened_by=self.user_id(user) or user)
         self.rows[table][row["sys_id"]] = row
         self._apply(table, row, values, user=user, now=now, created=True)
         return dict(row)
@@ -130,9 +138,9 @@ class Store:
         row["priority"] = _priority(row["impact"], row["urgency"])
         state = row["major_incident_state"]
         if state == "proposed" and not row["proposed_on"]:
-            row.update(proposed_on=now, proposed_by=row["proposed_by"] or self.user_id(user))
+            row.update(proposed_on=now, proposed_by=row["proposed_by"] or self.user_id(user) or user)
         if state == "accepted" and not row["promoted_on"]:
-            row.update(promoted_on=now, promoted_by=row["promoted_by"] or self.user_id(user))
+            row.update(promoted_on=now, promoted_by=row["promoted_by"] or self.user_id(user) or user)
         return row != before
 
     # journal
@@ -151,21 +159,24 @@ class Store:
         ]
         lines = []
         for entry in reversed(entries):
-            author = self.display("sys_user", self.user_id(entry["sys_created_by"], create=False))
+            user_id = self.user_id(entry["sys_created_by"])
+            author = self.display("sys_user", user_id) if user_id else entry["sys_created_by"]
             label = JOURNAL_LABELS.get(entry["element"], entry["element"])
             lines.append(f"{entry['sys_created_on']} - {author} ({label})\n{entry['value']}\n\n")
         return "".join(lines)
 
     # references
 
-    def user_id(self, user_name: str, *, create: bool = True) -> str:
-        """The sys_user sys_id of a user name; the emulator creates users it has not seen."""
-        for row in self.rows["sys_user"].values():
-            if user_name in (row["user_name"], row["sys_id"]):
-                return row["sys_id"]
-        if not create:
-            return user_name
-        return self.insert("sys_user", {"user_name": user_name, "name": user_name}, user="system")["sys_id"]
+    def user_id(self, user_name: str) -> str | None:
+        """The sys_id of the sys_user with this user_name, if there is one."""
+        return next((r["sys_id"] for r in self.rows["sys_user"].values() if r["user_name"] == user_name), None)
+
+    def add_user(self, user_name: str, name: str, **more: str) -> str:
+        """A sys_user (display value `name`) unless one has this user_name already; its sys_id either way."""
+        found = self.user_id(user_name)
+        if found is not None:
+            return found
+        return self.insert("sys_user", {"user_name": user_name, "name": name, **more}, user="system")["sys_id"]
 
     def resolve(self, table: str, value: str) -> str:
         """A reference set by sys_id or by display value stores the sys_id; unknown values stay as given."""
@@ -174,11 +185,8 @@ class Store:
         rows = self.rows[table]
         if value in rows:
             return value
-        schema = self.tables[table]
-        for row in rows.values():
-            if value in (row[schema.display_field], *(row[f] for f in schema.extra_lookup)):
-                return row["sys_id"]
-        return value
+        shown = self.tables[table].display_field
+        return next((sys_id for sys_id, row in rows.items() if row[shown] == value), value)
 
     def display(self, table: str, value: str) -> str:
         if table not in self.tables or value not in self.rows[table]:
@@ -237,6 +245,8 @@ class Store:
         if action != "accept" and not reason.strip():
             raise DecisionError(f"{action} needs a reason")
         actor_id = self.user_id(actor)
+        if actor_id is None:
+            raise UnknownUser(f"no sys_user with user_name {actor!r}")
         now = self.now()
         if action == "accept":
             values = {"major_incident_state": "accepted", "promoted_by": actor_id, "assigned_to": actor_id}
