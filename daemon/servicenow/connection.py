@@ -16,6 +16,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import pysnc
@@ -23,6 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from daemon.config.servicenow import ServiceNowSettings
+from daemon.kernel.clock import Clock
 from daemon.kernel.errors import (
     ConfigError,
     Forbidden,
@@ -88,12 +91,20 @@ def read_password(settings: ServiceNowSettings) -> str:
     return ""
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
+def retry_after(value: str, *, now: datetime) -> float | None:
+    """Seconds a Retry-After header asks for, in either form RFC 9110 allows: delay-seconds, or an HTTP-date
+    (counted from `now`; a date already past asks for no wait). None when absent or unreadable: our own
+    backoff applies then."""
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP-date; ServiceNow sends seconds, and our own backoff still applies
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" and obsolete forms: RFC 9110 dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 def _detail(exc: Exception) -> str:
@@ -104,7 +115,7 @@ def _detail(exc: Exception) -> str:
     return str(body)[:300]
 
 
-def translate(exc: Exception, response: requests.Response | None, *, operation: str) -> MicdError:
+def translate(exc: Exception, response: requests.Response | None, *, operation: str, now: datetime) -> MicdError:
     """pysnc and requests failures as micd kinds: 429, 5xx and network trouble are retryable, 4xx are not."""
     if isinstance(exc, requests.Timeout):
         return ServiceNowUnavailable(f"ServiceNow {operation}: no answer in time", outcome="timeout")
@@ -115,7 +126,8 @@ def translate(exc: Exception, response: requests.Response | None, *, operation: 
     status = response.status_code if response is not None and response.status_code >= 400 else None
     what = f"ServiceNow {operation} answered {status}: {_detail(exc)}"
     if status == 429 and response is not None:
-        return ServiceNowUnavailable(what, outcome="throttled", retry_after=_retry_after(response))
+        wait = retry_after(response.headers.get("Retry-After", ""), now=now)
+        return ServiceNowUnavailable(what, outcome="throttled", retry_after=wait)
     if status is None or status >= 500:
         return ServiceNowUnavailable(what if status else f"ServiceNow {operation}: {exc!r}"[:300], outcome="error")
     kinds: dict[int, type[MicdError]] = {401: Unauthenticated, 403: Forbidden, 404: NotFound}
@@ -129,13 +141,14 @@ def outcome_of(error: MicdError) -> str:
 
 
 class Connection:
-    def __init__(self, settings: ServiceNowSettings, *, metrics: Metrics) -> None:
+    def __init__(self, settings: ServiceNowSettings, *, metrics: Metrics, clock: Clock) -> None:
         if settings.instance is None:
             raise ConfigError("servicenow.instance is not set")
         self.settings = settings
         self._instance = settings.instance
         self._auth = (settings.username, read_password(settings))
         self._metrics = metrics
+        self._clock = clock
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -167,7 +180,7 @@ class Connection:
             self._count(operation, outcome_of(known), started)
             raise
         except Exception as exc:
-            error = translate(exc, transport.last, operation=operation)
+            error = translate(exc, transport.last, operation=operation, now=self._clock.now())
             self._count(operation, outcome_of(error), started)
             raise error from exc
         self._count(operation, "ok", started)

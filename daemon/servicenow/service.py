@@ -59,7 +59,7 @@ class ServiceNow:
         if not sn.enabled:
             log.info("servicenow.instance not set: proposals stay in micd and its outbox")
             return
-        self._connection = Connection(sn, metrics=self._metrics)
+        self._connection = Connection(sn, metrics=self._metrics, clock=self._clock)
         desk = IncidentDesk(self._connection)
         proposals = ProposalStore(self._db)
         breaker = CircuitBreaker(failures=sn.breaker_failures, reset=timedelta(seconds=sn.breaker_reset))

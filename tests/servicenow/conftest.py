@@ -142,7 +142,7 @@ class Rig:
         self.waits.append(seconds)
 
     def desk(self) -> IncidentDesk:
-        connection = Connection(self.settings.servicenow, metrics=self.metrics)
+        connection = Connection(self.settings.servicenow, metrics=self.metrics, clock=self.clock)
         self.connections.append(connection)
         return IncidentDesk(connection)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
 from daemon.kernel.errors import NotFound
 from daemon.servicenow.service import ServiceNow
+from daemon.store.outbox import Outbox
 from daemon.store.proposals import ProposalStore
 from tests.servicenow.conftest import Rig, settings_for
 from tools.servicenow_emulator.faults import Fault
@@ -70,16 +72,20 @@ async def test_a_lost_answer_on_create_or_append_is_not_repeated(rig: Rig) -> No
     assert len(rig.journal(incident["sys_id"])) == 2
 
 
-async def test_a_429_storm_honours_retry_after_and_yields_one_incident(rig: Rig) -> None:
-    rig.emulator.state.faults.add(Fault(kind="throttle", count=7, retry_after=7))
+@pytest.mark.parametrize("form", ["seconds", "date"])
+async def test_a_429_storm_honours_retry_after_and_yields_one_incident(rig: Rig, form: str) -> None:
+    """Retry-After in both forms RFC 9110 allows: delay-seconds, or an HTTP-date read against micd's clock."""
+    wait = {"retry_after": 7} if form == "seconds" else {"retry_at": rig.clock.now() + timedelta(seconds=7)}
+    rig.emulator.state.faults.add(Fault(kind="throttle", count=7, **wait))
     await rig.propose("P-4")
     worker = rig.worker()
     await worker.run_once()
     assert rig.incidents("P-4") == []
-    assert len(rig.waits) == 2  # three tries, two waits between them
-    assert min(rig.waits) >= 7  # tenacity waited at least what Retry-After asked
+    assert rig.waits == [7.0, 7.0]  # three tries, two waits between them, each what Retry-After asked
     assert rig.count("find", "throttled") == 3
-    assert await rig.depth() == 1  # back in the outbox, not lost
+    [item] = await Outbox(rig.db).due(topic="servicenow", now=rig.clock.now() + timedelta(hours=1))
+    assert item.attempts == 1  # back in the outbox, not lost, and not due before Retry-After
+    assert await Outbox(rig.db).due(topic="servicenow", now=rig.clock.now() + timedelta(seconds=6)) == []
     await rig.drain(worker)
     assert len(rig.incidents("P-4")) == 1
 

@@ -187,10 +187,14 @@ async def test_control_api_faults_and_request_log(seeded: Emulator) -> None:
     throttled = await sync(call)
     assert (throttled.status_code, throttled.headers["Retry-After"]) == (429, "3")
     assert (await sync(call)).status_code == 200  # count=1: used up
+    when = {"kind": "throttle", "retry_at": "2026-01-05T10:00:07+01:00"}  # the other form RFC 9110 allows
+    assert (await sync(lambda: requests.post(control, json=when, timeout=5))).status_code == 201
+    dated = await sync(call)
+    assert (dated.status_code, dated.headers["Retry-After"]) == (429, "Mon, 05 Jan 2026 09:00:07 GMT")
     bad = await sync(lambda: requests.post(control, json={"kind": "flood"}, timeout=5))
     assert bad.status_code == 400
     log = await sync(lambda: requests.get(f"{seeded.url}/_emulator/requests", timeout=5))
-    assert [r["status"] for r in log.json()["requests"]] == [429, 200]
+    assert [r["status"] for r in log.json()["requests"]] == [429, 200, 429]
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,13 @@
-"""The circuit breaker and the outbox backoff, moved through time by hand."""
+"""The circuit breaker, the outbox backoff and Retry-After, moved through time by hand."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from daemon.kernel.clock import FakeClock
+from daemon.servicenow.connection import retry_after
 from daemon.servicenow.policy import Circuit, CircuitBreaker, backoff
 
 
@@ -39,3 +40,25 @@ def test_breaker_opens_after_consecutive_failures_and_probes_once_after_reset() 
 )
 def test_backoff_doubles_with_jitter_and_a_cap(attempts: int, jitter: float, expected: float) -> None:
     assert backoff(attempts=attempts, initial=1.0, maximum=300.0, jitter=jitter) == expected
+
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("7", 7.0),
+        (" 120 ", 120.0),
+        ("Mon, 05 Jan 2026 09:00:42 GMT", 42.0),
+        ("Monday, 05-Jan-26 09:01:00 GMT", 60.0),  # RFC 850, obsolete but still to be accepted
+        ("Mon Jan  5 09:00:03 2026", 3.0),  # asctime
+        ("Mon, 05 Jan 2026 08:59:00 GMT", 0.0),  # already past: no wait
+        ("", None),
+        ("-3", None),
+        ("1.5", None),
+        ("soon", None),
+    ],
+)
+def test_retry_after_in_both_forms(header: str, seconds: float | None) -> None:
+    assert retry_after(header, now=NOW) == seconds

@@ -182,8 +182,8 @@ def faults_route(go_down: Callable[[float], None]) -> Handler:
                 go_down(fault.seconds)
             else:
                 plan.add(fault)
-            return web.json_response({"fault": fault.model_dump()}, status=201)
-        return web.json_response({"faults": [f.model_dump() for f in plan.faults]})
+            return web.json_response({"fault": fault.model_dump(mode="json")}, status=201)
+        return web.json_response({"faults": [f.model_dump(mode="json") for f in plan.faults]})
 
     return faults
 

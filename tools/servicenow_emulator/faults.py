@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable
+from datetime import UTC
+from email.utils import format_datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -24,6 +26,9 @@ class Fault(BaseModel):
     count: int = Field(1, ge=-1, description="matching requests affected; -1 until cleared")
     status: int = Field(503, ge=500, le=599, description="for kind=error")
     retry_after: float = Field(1.0, ge=0, description="seconds, for kind=throttle (sent rounded up, as an instance)")
+    retry_at: AwareDatetime | None = Field(
+        None, description="for kind=throttle: send Retry-After as this HTTP-date (RFC 9110's other form) instead"
+    )
     delay: float = Field(1.0, ge=0, description="seconds, for kind=slow: the request is served, the answer waits")
     seconds: float = Field(5.0, gt=0, description="for kind=down: how long the emulator stops listening")
     methods: list[str] = Field(default_factory=list, description="only these HTTP methods; empty: all")
@@ -64,7 +69,11 @@ def _error_reply(fault: Fault) -> web.Response:
             },
             "status": "failure",
         }
-        return web.json_response(body, status=429, headers={"Retry-After": str(math.ceil(fault.retry_after))})
+        if fault.retry_at is not None:
+            retry_after = format_datetime(fault.retry_at.astimezone(UTC), usegmt=True)
+        else:
+            retry_after = str(math.ceil(fault.retry_after))
+        return web.json_response(body, status=429, headers={"Retry-After": retry_after})
     if fault.status == 500:
         body = {"error": {"message": "Internal server error", "detail": "Transaction failed"}, "status": "failure"}
         return web.json_response(body, status=500)
