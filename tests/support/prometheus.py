@@ -39,10 +39,15 @@ class Prometheus:
     def start(self) -> Prometheus:
         log = (self.workdir / "prometheus.log").open("ab")
         self.proc = subprocess.Popen(
-            [BINARY, f"--config.file={self.workdir / 'prometheus.yml'}",
-             f"--storage.tsdb.path={self.workdir / 'prom-data'}", f"--web.listen-address=127.0.0.1:{self.port}",
-             "--log.level=warn"],
-            stdout=log, stderr=log,
+            [
+                BINARY,
+                f"--config.file={self.workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.workdir / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=log,
         )
         wait_until(lambda: http_ok(self.url + "/-/ready"), timeout=60, what="prometheus ready")
         return self
