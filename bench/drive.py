@@ -168,6 +168,11 @@ def exercise(target: Target, plan: Plan, starts_at: str, log: Log) -> dict[str, 
         active += ran["alerts"] if fresh else 0
         ran["active_alerts"] = active
         ran["server"], text = server_side(target, text, events=active)
+        if fresh and ran["server"].get("correlation_caught_up"):
+            # Ingest can outrun correlation; this is the rate at which alerts got all the way to an outage.
+            ran["correlated_alerts_per_s"] = round(
+                ran["alerts"] / (ran["seconds"] + ran["server"]["correlation_catch_up_s"]), 1
+            )
         if phase == "fill":
             mem = measure.memory_kib(target.pid)
             ran.update(
@@ -204,6 +209,8 @@ def print_run(target: str, phase: str, run: dict[str, Any]) -> None:
     corr = run.get("server", {}).get("micd_correlation_seconds", {})
     if corr.get("observations"):
         extra += f" correlated p50<={corr['p50_le_ms']}ms p99<={corr['p99_le_ms']}ms"
+    if "correlated_alerts_per_s" in run:
+        extra += f" ({run['correlated_alerts_per_s']:.0f} alerts/s correlated)"
     print(
         f"  {target:12} {phase:5} batch={run['batch']:<3} alerts={run['alerts']:<8} "
         f"{run['alerts_per_s']:>8.0f} alerts/s {run['requests_per_s']:>6.0f} req/s "
