@@ -56,13 +56,26 @@ def _count(db: Path) -> int:
         return 0
 
 
+def _correlated(url: str, expect: int, deadline: float) -> float | None:
+    """When micd's correlation had handled `expect` events (monotonic time), or None if it did not in time."""
+    while time.monotonic() < deadline:
+        try:
+            if measure.histogram(measure.scrape(url), "micd_correlation_seconds").count >= expect:
+                return time.monotonic()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return None
+
+
 def _drain(workdir: Path, broker: Tansu, topic: str, expect: int) -> dict[str, Any]:
     """Start micd's Kafka consumer on the backlog and time it until every alert is stored."""
     workdir.mkdir()
     db = workdir / "micd.sqlite3"
+    port = free_port()
     settings = {
         "database": f"sqlite:///{db}",
-        "listen": f"127.0.0.1:{free_port()}",
+        "listen": f"127.0.0.1:{port}",
         "rules_dir": str(REPO / "rules"),
         "kafka": {"bootstrap_servers": [broker.bootstrap], "topics": [topic], "group_id": f"bench-{topic}"},
     }
@@ -86,6 +99,7 @@ def _drain(workdir: Path, broker: Tansu, topic: str, expect: int) -> dict[str, A
             if stored and not first_at:
                 first_at, first_count, cpu0 = time.monotonic(), stored, measure.cpu_seconds(proc.pid)
         done_at = time.monotonic()
+        correlated_at = _correlated(f"http://127.0.0.1:{port}", expect, deadline) if serve else None
         exited = proc.poll()
         cpu = measure.cpu_seconds(proc.pid) - cpu0 if exited is None else None
         mem = measure.memory_kib(proc.pid) if exited is None else {}
@@ -105,6 +119,9 @@ def _drain(workdir: Path, broker: Tansu, topic: str, expect: int) -> dict[str, A
         "expected": expect,
         "complete": stored >= expect,
         "seconds": round(span, 3),
+        "correlated_alerts_per_s": round(counted / (correlated_at - first_at), 1)
+        if correlated_at and first_at and counted
+        else None,
         "alerts_per_s": round(counted / span, 1) if span > 0 and counted else None,
         **({"exited": exited} if exited is not None else {}),
         "server_cpu_us_per_alert": round(cpu / counted * 1e6, 1) if cpu is not None and counted else None,
@@ -126,9 +143,10 @@ def kafka_path(workdir: Path, *, webhook_alerts: int, single_alerts: int, starts
             values = _values(fmt, first=0, count=count, batch=batch, starts_at=starts_at)
             asyncio.run(_produce(broker, f"bench-{name}", values))
             runs[name] = {"records": len(values), **_drain(workdir / name, broker, f"bench-{name}", count)}
+            run = runs[name]
             print(
-                f"  kafka        {name:16} {runs[name]['alerts_per_s']} alerts/s over {runs[name]['alerts']} alerts "
-                f"({runs[name]['server_cpu_us_per_alert']} us CPU/alert)",
+                f"  kafka        {name:16} {run['alerts_per_s']} alerts/s stored, {run['correlated_alerts_per_s']} "
+                f"correlated, over {run['alerts']} alerts ({run['server_cpu_us_per_alert']} us CPU/alert)",
                 flush=True,
             )
         return {
