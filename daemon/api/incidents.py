@@ -230,6 +230,7 @@ async def add_action(request: web.Request) -> web.Response:
     summary="Step a mitigation action: precheck, start, succeed, fail, rollback, cancel, relink (act); "
     "approve (approve)",
     permission=Permission.ACT,
+    alternatives=frozenset({Permission.APPROVE}),
     body=ActionStep,
     response=Action,
 )

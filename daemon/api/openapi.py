@@ -76,6 +76,8 @@ def document(tables: Iterable[Routes]) -> dict[str, Any]:
         if e.permission is not None:
             op["security"] = [{"bearer": []}]
             op["x-micd-permission"] = e.permission.value
+            if e.alternatives:
+                op["x-micd-permission-alternatives"] = sorted(p.value for p in e.alternatives)
         if e.body is not None:
             op["requestBody"] = {
                 "required": True,

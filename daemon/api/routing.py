@@ -1,7 +1,9 @@
 """Route tables that also describe themselves, so the OpenAPI document cannot drift from the code.
 
 Each domain declares a `Routes` table; handlers stay plain aiohttp handlers and call `parse_body`,
-`parse_query` and `principal(...).require(...)` themselves, which keeps them readable and typed.
+`parse_query` and `principal(...).require(...)` themselves, which keeps them readable and typed. The table also
+refuses a caller holding none of a route's permissions before its handler runs, so a body is never read (nor
+its validation errors shown) for someone who may not send it at all.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Endpoint:
     summary: str
     tag: str
     permission: Permission | None
+    # Other permissions that may also reach the handler, which then decides by the body (approve vs. act).
+    alternatives: frozenset[Permission] = frozenset()
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
@@ -59,6 +63,7 @@ class Routes:
         *,
         summary: str,
         permission: Permission | None,
+        alternatives: frozenset[Permission] = frozenset(),
         query: type[BaseModel] | None = None,
         body: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
@@ -68,7 +73,18 @@ class Routes:
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
                 Endpoint(
-                    method, path, handler, summary, self.tag, permission, query, body, response, status, raw_response
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    self.tag,
+                    permission,
+                    alternatives,
+                    query,
+                    body,
+                    response,
+                    status,
+                    raw_response,
                 )
             )
             return handler
@@ -83,7 +99,23 @@ class Routes:
 
     def install(self, app: web.Application) -> None:
         for e in self.endpoints:
-            app.router.add_route(e.method, e.path, e.handler)
+            app.router.add_route(e.method, e.path, _gated(e))
+
+
+def _gated(e: Endpoint) -> Handler:
+    if e.permission is None:
+        return e.handler
+    first = e.permission
+    enough = e.alternatives | {first}
+    inner = e.handler
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        who = principal(request)
+        if not enough & who.permissions:
+            who.require(first)
+        return await inner(request)
+
+    return handler
 
 
 def principal(request: web.Request) -> Principal:
