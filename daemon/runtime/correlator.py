@@ -159,6 +159,7 @@ class CorrelationLoop:
             open_ids = list(dict.fromkeys(o.id for o in changes.outages if o.id in self.correlator.outages))
             for outage_id, (incident, is_open) in outages.links(conn, open_ids).items():
                 self.correlator.set_incident(outage_id, incident=incident, open_=is_open)
+            self._relapses(conn, open_ids)
             ended = [o for o in changes.outages if o.state is OutageState.CLOSED]
             result = review(
                 outages=[*(self.correlator.outages[i] for i in open_ids), *ended],
@@ -189,6 +190,28 @@ class CorrelationLoop:
             self._metrics.alerts_unmatched.labels(tenant=tenant).inc()
         for decision in decisions:
             self._observe(decision, now)
+
+    def _relapses(self, conn: sqlite3.Connection, open_ids: Sequence[str]) -> None:
+        """A recurrence while the previous outage's major incident is still open is that incident relapsing:
+        it is handled there (linked, saved with the outage), never proposed as a second major incident."""
+        held = self.correlator.outages
+        previous = {
+            i: held[i].previous_outage
+            for i in open_ids
+            if held[i].linked_incident is None and held[i].previous_outage is not None
+        }
+        if not previous:
+            return
+        found = outages.links(conn, sorted({p for p in previous.values() if p is not None}))
+        for outage_id, earlier in previous.items():
+            incident, is_open = found.get(earlier or "", (None, False))
+            if incident is not None and is_open:
+                self.correlator.set_incident(outage_id, incident=incident, open_=True)
+                log.info(
+                    "outage recurs while %s is open: handled there",
+                    incident,
+                    extra={"tenant": held[outage_id].tenant, "outage": outage_id, "incident": incident},
+                )
 
     def _record(self, conn: sqlite3.Connection, decision: Decision, now: datetime) -> None:
         proposal = decision.proposal

@@ -93,13 +93,17 @@ def save(conn: sqlite3.Connection, outages: Sequence[Outage], alerts: Sequence[O
 
 
 def link_incident(conn: sqlite3.Connection, outage_id: str, *, incident_id: str | None, open_: bool) -> None:
-    """For the command phase: the outage is handled in this major incident (no proposal while it is open)."""
+    """For the command phase: the outage is handled in this major incident (no proposal while it is open).
+
+    Relapses linked to the same incident (recurrences while it was open) open and close with it."""
+    open_flag = int(open_ and incident_id is not None)
     cur = conn.execute(
-        "UPDATE outages SET linked_incident = ?, incident_open = ? WHERE id = ?",
-        (incident_id, int(open_ and incident_id is not None), outage_id),
+        "UPDATE outages SET linked_incident = ?, incident_open = ? WHERE id = ?", (incident_id, open_flag, outage_id)
     )
     if cur.rowcount == 0:
         raise NotFound(f"outage {outage_id} not found")
+    if incident_id is not None:
+        conn.execute("UPDATE outages SET incident_open = ? WHERE linked_incident = ?", (open_flag, incident_id))
 
 
 def links(conn: sqlite3.Connection, outage_ids: Sequence[str]) -> dict[str, tuple[str | None, bool]]:

@@ -138,6 +138,47 @@ async def test_an_outage_linked_to_an_open_incident_is_not_proposed(db: Database
     assert (detail.outage.linked_incident, detail.outage.incident_open) == ("MI-7", True)
 
 
+async def test_a_recurrence_while_the_incident_is_open_is_a_relapse_not_a_second_proposal(db: Database) -> None:
+    clock = FakeClock(T0)
+    rig = Rig(db, RULES_DIR, clock)
+    await rig.loop.restore()
+    await rig.send(*OUTAGE)
+    (first,) = rig.loop.correlator.outages
+    await db.write(lambda c: outages.link_incident(c, first, incident_id="MI-7", open_=True))
+    clock.advance(120)
+    await rig.send(*(a.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": clock.now()}) for a in OUTAGE))
+    clock.advance(301)
+    await rig.loop.tick()
+    clock.advance(60)
+    await rig.send(*(a.model_copy(update={"starts_at": clock.now()}) for a in OUTAGE))
+    (again,) = rig.loop.correlator.outages
+    store = OutageStore(db)
+    relapse = (await store.get(again, tenants=None)).outage
+    assert relapse.previous_outage == first
+    assert (relapse.linked_incident, relapse.incident_open) == ("MI-7", True)
+    assert (await ProposalStore(db).list()).total == 1
+    await db.write(lambda c: outages.link_incident(c, first, incident_id="MI-7", open_=False))
+    assert (await store.get(again, tenants=None)).outage.incident_open is False
+
+
+async def test_a_recurrence_after_the_incident_closed_is_proposed_again(db: Database) -> None:
+    clock = FakeClock(T0)
+    rig = Rig(db, RULES_DIR, clock)
+    await rig.loop.restore()
+    await rig.send(*OUTAGE)
+    (first,) = rig.loop.correlator.outages
+    await db.write(lambda c: outages.link_incident(c, first, incident_id="MI-7", open_=False))
+    clock.advance(120)
+    await rig.send(*(a.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": clock.now()}) for a in OUTAGE))
+    clock.advance(301)
+    await rig.loop.tick()
+    clock.advance(60)
+    await rig.send(*(a.model_copy(update={"starts_at": clock.now()}) for a in OUTAGE))
+    (again,) = rig.loop.correlator.outages
+    assert (await OutageStore(db).get(again, tenants=None)).outage.linked_incident is None
+    assert (await ProposalStore(db).list()).total == 2
+
+
 async def test_unmatched_alerts_are_counted_and_listed(db: Database) -> None:
     rig = Rig(db, RULES_DIR, FakeClock(T0))
     await rig.loop.restore()
