@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+DEFAULT_TENANT = "default"  # the tenant of an alert that names none and came with no tenant-bound token
+
 
 class AlertStatus(StrEnum):
     FIRING = "firing"

@@ -43,12 +43,20 @@ class Document:
         return FieldProblem(f"{self.where(path)}: {dotted}", reason)
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int, first: int) -> None:
+        super().__init__(key)
+        self.key, self.line, self.first = key, line, first
+
+
 def _plain(node: yaml.Node, path: Path, lines: dict[Path, int]) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
+            if key in out:  # PyYAML keeps the last silently: a rule edited twice must not half-apply
+                raise _DuplicateKey(key, key_node.start_mark.line + 1, lines[(*path, key)])
             out[key] = _plain(value_node, (*path, key), lines)
             lines[(*path, key)] = key_node.start_mark.line + 1
         return out
@@ -79,7 +87,13 @@ def parse(source: str, text: str) -> Document:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}", problems=(FieldProblem(source, str(exc)),)) from exc
     lines: dict[Path, int] = {}
-    data = {} if node is None else _plain(node, (), lines)
+    try:
+        data = {} if node is None else _plain(node, (), lines)
+    except _DuplicateKey as dup:
+        reason = f"{dup.key!r} is given twice (first on line {dup.first}); keep one"
+        raise ConfigError(
+            f"{source}:{dup.line}: {reason}", problems=(FieldProblem(f"{source}:{dup.line}: {dup.key}", reason),)
+        ) from None
     return Document(source=source, data=data, lines=lines)
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from jinja2 import TemplateError, TemplateSyntaxError
 
+from daemon.alerts.models import DEFAULT_TENANT
 from daemon.catalog.documents import Document, fail, parse, validate
 from daemon.catalog.models import Catalog
 from daemon.catalog.schema import build_catalog
@@ -51,7 +52,7 @@ def parse_ruleset(files: Mapping[str, str]) -> Ruleset:
     """`files` maps a display path to its YAML text. Raises ConfigError listing every problem found."""
     problems: list[FieldProblem] = []
     catalogs: list[Document] = []
-    impacts: list[ImpactFile] = []
+    impacts: list[tuple[Document, ImpactFile]] = []
     for source in sorted(files):
         try:
             doc = parse(source, files[source])
@@ -65,13 +66,15 @@ def parse_ruleset(files: Mapping[str, str]) -> Ruleset:
             parsed, found = validate(doc, ImpactFile, doc.data)
             problems += found + (_templates(doc, parsed) if parsed else [])
             if parsed is not None:
-                impacts.append(parsed)
+                impacts.append((doc, parsed))
         else:
             problems.append(doc.problem(("kind",), f"must be one of {', '.join(KINDS)}, not {kind!r}"))
     catalog, found = build_catalog(catalogs)
     problems += found
+    if not found:
+        problems += [p for doc, file in impacts for p in _references(doc, file, catalog)]
     names: dict[str, int] = {}
-    for file in impacts:
+    for _, file in impacts:
         for rule in file.rules:
             names[rule.name] = names.get(rule.name, 0) + 1
     problems += [FieldProblem(f"rules.{n}", "rule name used more than once") for n, c in names.items() if c > 1]
@@ -79,7 +82,26 @@ def parse_ruleset(files: Mapping[str, str]) -> Ruleset:
         problems.append(FieldProblem("(rules directory)", "no file with kind: catalog"))
     if problems:
         raise fail(problems)
-    return Ruleset(catalog=catalog, book=build(impacts), sources=tuple(sorted(files)))
+    return Ruleset(catalog=catalog, book=build([file for _, file in impacts]), sources=tuple(sorted(files)))
+
+
+def _references(doc: Document, file: ImpactFile, catalog: Catalog) -> list[FieldProblem]:
+    """Tenants and regulated tags a rule names must exist in the catalogue: a typo would never match."""
+    tenants = {*catalog.tenants, DEFAULT_TENANT}
+    tags = {tag for service in catalog.services.values() for tag in service.regulated}
+    problems: list[FieldProblem] = []
+    for index, rule in enumerate(file.rules):
+        for i, tenant in enumerate(rule.when.tenants or ()):
+            if tenant not in tenants:
+                known = ", ".join(sorted(tenants))
+                reason = f"no catalog file for tenant {tenant!r} (known: {known}); add one or fix the name"
+                problems.append(doc.problem(("rules", index, "when", "tenants", i), reason))
+        for i, tag in enumerate(rule.when.regulated or ()):
+            if tag not in tags:
+                known = ", ".join(sorted(tags)) or "none"
+                reason = f"no catalogued service carries regulated tag {tag!r} (tags in use: {known})"
+                problems.append(doc.problem(("rules", index, "when", "regulated", i), reason))
+    return problems
 
 
 def _templates(doc: Document, file: ImpactFile) -> list[FieldProblem]:

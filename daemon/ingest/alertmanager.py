@@ -9,12 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from daemon.alerts.fingerprint import fingerprint
-from daemon.alerts.models import Alert, AlertStatus, Source
+from daemon.alerts.models import DEFAULT_TENANT, Alert, AlertStatus, Source
 from daemon.kernel.clock import utc
 from daemon.kernel.errors import FieldProblem, InvalidInput
 
 TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-DEFAULT_TENANT = "default"
 
 
 class WebhookAlert(BaseModel):

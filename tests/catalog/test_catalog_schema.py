@@ -52,6 +52,24 @@ def test_shipped_rules_load_two_tenants_and_a_shared_platform() -> None:
         (CATALOG, IMPACT.replace("join(', ') }}", "join(', ') }"), "impact.yaml:8", "template line 1"),
         (CATALOG, IMPACT.replace("services |", "servces |"), "impact.yaml:8", "'servces' is undefined"),
         (CATALOG, IMPACT.replace("    impact: 1\n", ""), "impact.yaml:3", "required field is missing"),
+        (
+            CATALOG.replace("tier: 2\n", "tier: 2\n    tier: 3\n"),
+            IMPACT,
+            "catalog.yaml:9",
+            "given twice (first on line 8)",
+        ),
+        (
+            CATALOG,
+            IMPACT.replace("min_services: 2", "min_services: 2\n      tenants: [acmee]"),
+            "impact.yaml:6",
+            "no catalog file for tenant 'acmee' (known: acme, default)",
+        ),
+        (
+            CATALOG,
+            IMPACT.replace("min_services: 2", "min_services: 2\n      regulated: [hipa]"),
+            "impact.yaml:6",
+            "no catalogued service carries regulated tag 'hipa' (tags in use: none)",
+        ),
     ],
 )
 def test_errors_name_file_line_and_reason(catalog: str, impact: str, where: str, says: str) -> None:
@@ -78,3 +96,12 @@ def test_a_tenant_service_may_not_shadow_a_platform_one() -> None:
 def test_an_empty_directory_is_an_error() -> None:
     with pytest.raises(ConfigError, match="no file with kind: catalog"):
         parse_ruleset({})
+
+
+def test_rules_may_name_the_default_tenant_and_tags_services_carry() -> None:
+    tagged = CATALOG.replace("    tier: 2\n", "    tier: 2\n    regulated: [pci]\n")
+    scoped = IMPACT.replace(
+        "min_services: 2", "min_services: 2\n      tenants: [acme, default]\n      regulated: [pci]"
+    )
+    rules = parse_ruleset({"catalog.yaml": tagged, "impact.yaml": scoped})
+    assert rules.book.rules[0].rule.when.regulated == ["pci"]
