@@ -131,7 +131,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     reloaders: list[Callable[[], object]] = [rules.reload]
     app[RELOADERS] = reloaders
     app[health.METRICS] = metrics
-    app[health.CHECKS] = [health.Check("rules", lambda: (True, f"{settings.rules_dir}"))]
+    app[health.CHECKS] = [health.Check("rules", rules.readiness)]
     app[alerts_api.INGEST] = ingest
     app[alerts_api.ALERTS] = alert_store
     app[alerts_api.TENANT_LABEL] = settings.tenant_label
@@ -148,7 +148,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     async def database(app: web.Application) -> AsyncIterator[None]:
         applied = db.migrate(MIGRATIONS)
         log.info("database open", extra={"count": len(applied)})
-        app[health.CHECKS].append(health.Check("store", lambda: (True, settings.database)))
+        app[health.CHECKS].append(health.Check("store", db.readiness))
         yield
         db.close()
 

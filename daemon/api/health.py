@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -16,7 +17,7 @@ class Check:
     """One readiness condition; `probe` returns (ready, detail)."""
 
     name: str
-    probe: Callable[[], tuple[bool, str]]
+    probe: Callable[[], tuple[bool, str] | Awaitable[tuple[bool, str]]]
     critical: bool = True
     """A non-critical check is reported but does not fail readiness: the webhook path works without Kafka."""
 
@@ -35,7 +36,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz", summary="Ready to serve: store open, rules loaded, adapters connected", permission=None)
 async def readyz(request: web.Request) -> web.Response:
-    results = {c.name: c.probe() for c in request.app[CHECKS]}
+    results: dict[str, tuple[bool, str]] = {}
+    for check in request.app[CHECKS]:
+        found = check.probe()
+        results[check.name] = await found if inspect.isawaitable(found) else found
     critical = {c.name for c in request.app[CHECKS] if c.critical}
     ready = all(ok for name, (ok, _) in results.items() if name in critical)
     body = {

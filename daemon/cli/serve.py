@@ -7,6 +7,8 @@ import asyncio
 import gc
 import logging
 import signal
+import sqlite3
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +17,7 @@ from daemon import __version__
 from daemon.app import RELOADERS, build_app
 from daemon.cli.config_cmd import add_config_option, report
 from daemon.config.settings import Settings, load
-from daemon.kernel.errors import ConfigError
+from daemon.kernel.errors import ConfigError, FieldProblem
 from daemon.telemetry import logs
 
 log = logging.getLogger("micd.serve")
@@ -53,11 +55,22 @@ def freeze_survivors(phase: str, info: dict[str, int]) -> None:
 async def run(settings: Settings) -> None:
     if freeze_survivors not in gc.callbacks:
         gc.callbacks.append(freeze_survivors)
-    app = build_app(settings)
+    try:
+        app = build_app(settings)
+    except OSError as exc:
+        raise _unusable("database", f"cannot create {settings.sqlite_path}: {exc.strerror or exc}") from exc
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except sqlite3.Error as exc:
+        await runner.cleanup()
+        raise _unusable("database", f"cannot open {settings.sqlite_path}: {exc}") from exc
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise _unusable("listen", f"cannot listen on {settings.listen}: {exc.strerror or exc}") from exc
     log.info("listening", extra={"listen": settings.listen, "version": __version__})
     if not settings.auth.enabled:
         log.warning(
@@ -80,6 +93,11 @@ async def run(settings: Settings) -> None:
     log.info("stopped")
 
 
+def _unusable(key: str, reason: str) -> ConfigError:
+    """A setting that validated but does not work on this machine: reported like any invalid setting (exit 2)."""
+    return ConfigError(f"{key}: {reason}", problems=(FieldProblem(key, reason),))
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         settings = load(args.config)
@@ -93,8 +111,12 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(run(settings))
+        runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
     else:
         # uvloop.run, not the deprecated uvloop.install(): the event loop is chosen for this run only.
-        uvloop.run(run(settings))
+        runner = uvloop.run
+    try:
+        runner(run(settings))
+    except ConfigError as exc:
+        return report(exc)
     return 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from daemon.config.auth import AuthSettings
@@ -135,6 +139,8 @@ def load(path: Path | None = None) -> Settings:
         data = loaded
     try:
         return Settings(**data)
+    except SettingsError as exc:
+        raise _environment_error(exc) from exc
     except ValidationError as exc:
         problems = tuple(
             FieldProblem(".".join(str(p) for p in err["loc"]) or "(root)", err["msg"]) for err in exc.errors()
@@ -143,12 +149,28 @@ def load(path: Path | None = None) -> Settings:
         raise ConfigError(f"invalid settings: {summary}", problems=problems) from exc
 
 
+def _environment_error(exc: SettingsError) -> ConfigError:
+    """pydantic-settings names only the top-level field whose MICD_* variable did not parse: name the variables."""
+    found = re.search(r'field "([^"]+)"', str(exc))
+    key = found.group(1) if found else "(environment)"
+    prefix = f"MICD_{key.upper()}"
+    names = sorted(n for n in os.environ if n.upper() == prefix or n.upper().startswith(prefix + "__"))
+    cause = f": {exc.__cause__}" if exc.__cause__ else ""
+    reason = (
+        f"{' or '.join(names) or prefix} is not valid JSON{cause} (lists and mappings are given as JSON, "
+        f"e.g. MICD_AUTH__API_TOKENS='[{{\"name\": \"ops\", \"sha256\": \"...\", \"role\": \"admin\"}}]')"
+    )
+    return ConfigError(f"invalid settings: {key}: {reason}", problems=(FieldProblem(key, reason),))
+
+
 def masked(settings: Settings) -> dict[str, Any]:
     """Settings as plain data with every secret replaced, for `micd config show`."""
 
     def walk(value: Any) -> Any:
         if isinstance(value, SecretStr):
             return "********" if value.get_secret_value() else ""
+        if isinstance(value, Enum):
+            return value.value
         if isinstance(value, BaseModel):
             return {k: walk(getattr(value, k)) for k in type(value).model_fields}
         if isinstance(value, dict):

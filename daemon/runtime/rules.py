@@ -23,19 +23,26 @@ SUFFIXES = (".yaml", ".yml")
 
 
 def read_rules(directory: Path) -> Ruleset:
-    """Parse every YAML file under `directory` (examples/ holds alert samples, not rules)."""
+    """Parse every YAML file under `directory`.
+
+    examples/ holds alert samples, not rules; hidden entries are skipped because a mounted Kubernetes ConfigMap
+    holds every file twice, once under a hidden `..2026_...` directory behind the visible symlink."""
     if not directory.is_dir():
-        raise ConfigError(
-            f"{directory}: not a directory", problems=(FieldProblem(str(directory), "rules directory not found"),)
-        )
+        reason = f"{directory} is not a directory (resolved from {Path.cwd()})"
+        raise ConfigError(f"rules_dir: {reason}", problems=(FieldProblem("rules_dir", reason),))
     files: dict[str, str] = {}
     for path in sorted(directory.rglob("*")):
-        if path.suffix in SUFFIXES and path.is_file() and "examples" not in path.relative_to(directory).parts:
+        parts = path.relative_to(directory).parts
+        if path.suffix in SUFFIXES and path.is_file() and "examples" not in parts and not _hidden(parts):
             try:
                 files[str(path)] = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"{path}: cannot read: {exc}", problems=(FieldProblem(str(path), str(exc)),)) from exc
     return parse_ruleset(files)
+
+
+def _hidden(parts: tuple[str, ...]) -> bool:
+    return any(part.startswith(".") for part in parts)
 
 
 Listener = Callable[[Ruleset], None]
@@ -49,12 +56,20 @@ class RulesHolder:
         self._metrics = metrics
         self._listeners: list[Listener] = []
         self._current: Ruleset | None = None
+        self._refused: str | None = None
 
     @property
     def current(self) -> Ruleset:
         if self._current is None:
             raise RuntimeError("RulesHolder.start() was not called")
         return self._current
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready while rules are in force; a refused reload is shown, since the old rules still serve."""
+        if self._current is None:
+            return False, f"no rules loaded from {self.directory}"
+        detail = f"{len(self._current.sources)} files from {self.directory}"
+        return True, detail + (f"; last reload refused: {self._refused}" if self._refused else "")
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -71,10 +86,14 @@ class RulesHolder:
         except ConfigError as exc:
             self._metrics.rules_reloads.labels(outcome="failure").inc()
             self._metrics.rules_loaded.set(0)
-            for problem in exc.problems or (FieldProblem(str(self.directory), exc.message),):
+            problems = exc.problems or (FieldProblem(str(self.directory), exc.message),)
+            for problem in problems:
                 log.error("rules reload refused: %s: %s", problem.field, problem.reason)
+            self._refused = f"{problems[0].field}: {problems[0].reason}" + (
+                f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            )
             return False
-        self._current = fresh
+        self._current, self._refused = fresh, None
         self._metrics.rules_reloads.labels(outcome="success").inc()
         self._metrics.rules_loaded.set(1)
         log.info("rules reloaded from %d files", len(fresh.sources))

@@ -33,6 +33,9 @@ class Migration:
     sql: str
 
 
+READY_TIMEOUT_SECONDS = 2.0
+
+
 def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.row_factory = sqlite3.Row
@@ -136,6 +139,17 @@ class Database:
 
     def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return self._reader.submit(self._read, fn).result()
+
+    async def readiness(self) -> tuple[bool, str]:
+        """A read through the reader thread: fails once the store is closed, unusable or stuck."""
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                await self.read(lambda conn: conn.execute("SELECT 1 FROM schema_migrations LIMIT 1").fetchall())
+        except TimeoutError:
+            return False, f"{self.path}: no answer within {READY_TIMEOUT_SECONDS:g} s"
+        except (sqlite3.Error, RuntimeError) as exc:  # RuntimeError: the reader thread was shut down
+            return False, f"{self.path}: {exc}"
+        return True, self.path
 
     def migrate(self, migrations: Sequence[Migration]) -> list[Migration]:
         """Apply the steps not applied yet, each in its own transaction; returns those applied."""

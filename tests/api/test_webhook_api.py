@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from daemon.api.auth import new_token
+from daemon.app import DATABASE, RELOADERS
 from tests.support.client import app_client
 from tests.support.payloads import am_webhook_alert, webhook
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
 
 URL = "/api/v1/alerts/alertmanager"
 LABELS = {"alertname": "HighErrorRate", "service": "payments-api", "tenant": "acme"}
@@ -108,3 +112,25 @@ async def test_openapi_describes_every_route(tmp_path: Path) -> None:
         }
         assert served == documented
         assert json.dumps(doc)  # serialisable
+
+
+async def test_readiness_reads_the_store_and_shows_a_refused_reload(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("examples"))
+    async with app_client(tmp_path, rules_dir=rules) as client:
+        ready = await (await client.get("/readyz")).json()
+        assert ready["status"] == "ready"
+        assert ready["checks"]["store"]["ok"]
+        assert ready["checks"]["rules"]["ok"]
+        (rules / "broken.yaml").write_text("kind: impact\nrules: [oops\n")
+        for reload in client.app[RELOADERS]:
+            reload()
+        ready = await (await client.get("/readyz")).json()
+        assert ready["status"] == "ready"  # the old rules still serve
+        assert "last reload refused: " in ready["checks"]["rules"]["detail"]
+        assert "broken.yaml" in ready["checks"]["rules"]["detail"]
+        client.app[DATABASE].close()
+        resp = await client.get("/readyz")
+        body = await resp.json()
+        assert resp.status == 503
+        assert body["checks"]["store"]["ok"] is False

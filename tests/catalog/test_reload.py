@@ -58,6 +58,23 @@ def test_examples_are_not_rules(rules_dir: Path) -> None:
     assert read_rules(rules_dir).catalog.tenants == ["acme", "globex"]
 
 
+def test_a_mounted_configmap_is_read_once(tmp_path: Path) -> None:
+    """Kubernetes mounts a ConfigMap as symlinks into a hidden, timestamped directory (and ..data)."""
+    mount = tmp_path / "rules"
+    stamp = mount / "..2026_12_04_04_00_00.123456789"
+    stamp.mkdir(parents=True)
+    for source in sorted(RULES_DIR.rglob("*.yaml")):
+        if "examples" not in source.parts:
+            flat = "-".join(source.relative_to(RULES_DIR).parts)
+            (stamp / flat).write_text(source.read_text())
+    (mount / "..data").symlink_to(stamp.name)
+    for item in stamp.iterdir():
+        (mount / item.name).symlink_to(Path("..data") / item.name)
+    rules = read_rules(mount)
+    assert rules.catalog.tenants == ["acme", "globex"]
+    assert all(".." not in source for source in rules.sources)
+
+
 def test_missing_directory_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a directory"):
         read_rules(tmp_path / "nope")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 
 from daemon.config.settings import load
 from daemon.kernel.errors import ConfigError
-from tests.support.procs import MICD
+from tests.support.procs import MICD, free_port
 
 
 def test_defaults() -> None:
@@ -77,3 +79,49 @@ def test_cli_check_and_show(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert "cannot read" in bad.stderr
+
+
+def test_show_with_tokens_and_a_bad_environment_value(tmp_path: Path) -> None:
+    f = tmp_path / "micd.yaml"
+    f.write_text(f"auth:\n  api_tokens:\n    - {{name: ops, sha256: '{'a' * 64}', role: commander}}\n")
+    show = subprocess.run([*MICD, "config", "show", "--config", str(f)], capture_output=True, text=True, check=False)
+    assert show.returncode == 0, show.stderr
+    assert "role: commander" in show.stdout
+    env = {**os.environ, "MICD_AUTH__API_TOKENS": "not json"}
+    bad = subprocess.run([*MICD, "config", "check"], capture_output=True, text=True, check=False, env=env)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("invalid setting auth: MICD_AUTH__API_TOKENS is not valid JSON"), bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ("rules_dir: no-such-rules", "invalid setting rules_dir: no-such-rules is not a directory"),
+        ("database: sqlite:////proc/no/such.db", "invalid setting database: cannot create /proc/no/such.db"),
+    ],
+)
+def test_serve_refuses_settings_that_do_not_work_here(tmp_path: Path, setting: str, says: str) -> None:
+    f = tmp_path / "micd.yaml"
+    f.write_text(f"listen: 127.0.0.1:{free_port()}\ndatabase: sqlite:///{tmp_path / 'db.sqlite3'}\n{setting}\n")
+    run = subprocess.run(
+        [*MICD, "serve", "--config", str(f)], capture_output=True, text=True, check=False, cwd=tmp_path, timeout=60
+    )
+    assert run.returncode == 2
+    assert says in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_serve_names_a_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        f = tmp_path / "micd.yaml"
+        rules = Path(__file__).resolve().parents[2] / "rules"
+        f.write_text(f"listen: 127.0.0.1:{port}\ndatabase: sqlite:///{tmp_path / 'db.sqlite3'}\nrules_dir: {rules}\n")
+        run = subprocess.run(
+            [*MICD, "serve", "--config", str(f)], capture_output=True, text=True, check=False, timeout=60
+        )
+    assert run.returncode == 2
+    assert f"invalid setting listen: cannot listen on 127.0.0.1:{port}" in run.stderr
