@@ -10,9 +10,10 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 # The virtual environment carries no pip: the base image's pip installs into it from outside.
 RUN python -m venv --without-pip /opt/venv
-COPY pyproject.toml README.md ./
+# constraints.txt pins every dependency, so the image holds the versions CI tested.
+COPY pyproject.toml README.md constraints.txt ./
 COPY daemon/ ./daemon/
-RUN pip --python /opt/venv/bin/python install "./[fast]"
+RUN pip --python /opt/venv/bin/python install --constraint constraints.txt "./[fast]"
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="micd" \

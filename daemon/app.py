@@ -86,11 +86,11 @@ def background(name: str, run: Loop) -> Callable[[web.Application], AsyncIterato
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Raises ConfigError when the rules are invalid: the daemon must not start on rules it cannot read."""
     clock = clock or SystemClock()
+    metrics = Metrics()
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
-        middlewares=build_middlewares(Authenticator(settings.auth)),
+        middlewares=build_middlewares(Authenticator(settings.auth), alerts_api.count_rejections(metrics)),
     )
-    metrics = Metrics()
     for tenant in settings.tenants:
         metrics.init_tenant(tenant)
     db = Database(settings.sqlite_path)
@@ -136,7 +136,6 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[alerts_api.ALERTS] = alert_store
     app[alerts_api.TENANT_LABEL] = settings.tenant_label
     app[alerts_api.MAX_ALERTS] = settings.limits.max_alerts_per_request
-    app[alerts_api.INGEST_METRICS] = metrics
     app[outages_api.OUTAGES] = OutageStore(db)
     app[proposals_api.PROPOSALS] = proposals
     app[decisions_api.DECIDER] = decisions

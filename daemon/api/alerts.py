@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from pydantic import BaseModel, Field
 
 from daemon.alerts.models import Alert, AlertEvent, AlertStatus, Source
 from daemon.api.auth import Permission
-from daemon.api.routing import Routes, json_response, parse_query, principal, read_json_body
+from daemon.api.routing import Handler, Routes, json_response, parse_query, principal, read_json_body
 from daemon.ingest.alertmanager import parse_webhook
 from daemon.ingest.service import IngestResult, IngestService
-from daemon.kernel.errors import InvalidInput, NotFound
+from daemon.kernel.errors import MicdError, NotFound
 from daemon.kernel.pages import MAX_LIMIT, Page
 from daemon.store.alerts import AlertStore
 from daemon.telemetry.metrics import Metrics
@@ -19,7 +21,6 @@ INGEST: web.AppKey[IngestService] = web.AppKey("ingest", IngestService)
 ALERTS: web.AppKey[AlertStore] = web.AppKey("alerts", AlertStore)
 TENANT_LABEL: web.AppKey[str] = web.AppKey("tenant_label", str)
 MAX_ALERTS: web.AppKey[int] = web.AppKey("max_alerts", int)
-INGEST_METRICS: web.AppKey[Metrics] = web.AppKey("ingest_metrics", Metrics)
 
 routes = Routes(tag="alerts")
 
@@ -39,27 +40,40 @@ class WebhookAck(IngestResult):
     pass
 
 
+WEBHOOK_PATH = "/api/v1/alerts/alertmanager"
+
+
+def count_rejections(metrics: Metrics) -> Any:
+    """A middleware outside authentication, so a sender refused for its token (401/403) is counted with those
+    refused for their payload: a misconfigured Alertmanager shows up in micd_alerts_rejected_total."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != WEBHOOK_PATH:
+            return await handler(request)
+        try:
+            return await handler(request)
+        except MicdError as exc:
+            metrics.alerts_rejected.labels(source=Source.ALERTMANAGER.value, reason=exc.code).inc()
+            raise
+
+    return middleware
+
+
 @routes.post(
-    "/api/v1/alerts/alertmanager",
+    WEBHOOK_PATH,
     summary="Alertmanager webhook receiver (payload version 4); stores durably before answering",
     permission=Permission.INGEST,
     response=WebhookAck,
 )
 async def alertmanager_webhook(request: web.Request) -> web.Response:
-    who = principal(request)
-    metrics = request.app[INGEST_METRICS]
-    try:
-        who.require(Permission.INGEST)
-        raw = await read_json_body(request)
-        alerts = parse_webhook(
-            raw,
-            tenant_label=request.app[TENANT_LABEL],
-            bound_tenant=who.bound_tenant,
-            max_alerts=request.app[MAX_ALERTS],
-        )
-    except InvalidInput as exc:
-        metrics.alerts_rejected.labels(source=Source.ALERTMANAGER.value, reason=exc.code).inc()
-        raise
+    raw = await read_json_body(request)
+    alerts = parse_webhook(
+        raw,
+        tenant_label=request.app[TENANT_LABEL],
+        bound_tenant=principal(request).bound_tenant,
+        max_alerts=request.app[MAX_ALERTS],
+    )
     result = await request.app[INGEST].ingest(alerts, source=Source.ALERTMANAGER)
     return json_response(WebhookAck(**result.model_dump()))
 

@@ -56,7 +56,9 @@ def error_response(exc: MicdError) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
-def build_middlewares(auth: Authenticator) -> list[Any]:
+def build_middlewares(auth: Authenticator, *inner: Any) -> list[Any]:
+    """Error mapping outermost, then `inner` (which see every refusal, authentication's too), then auth."""
+
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
@@ -90,7 +92,7 @@ def build_middlewares(auth: Authenticator) -> list[Any]:
             set_principal(request, auth.authenticate(request.headers.get("Authorization")))
         return await handler(request)
 
-    return [errors, authenticate]
+    return [errors, *inner, authenticate]
 
 
 def _http_error(exc: web.HTTPException) -> MicdError:

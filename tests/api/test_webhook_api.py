@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from daemon.api import health
 from daemon.api.auth import new_token
 from daemon.app import DATABASE, RELOADERS
 from tests.support.client import app_client
@@ -134,3 +135,29 @@ async def test_readiness_reads_the_store_and_shows_a_refused_reload(tmp_path: Pa
         body = await resp.json()
         assert resp.status == 503
         assert body["checks"]["store"]["ok"] is False
+
+
+async def test_every_refused_webhook_is_counted_by_reason(tmp_path: Path) -> None:
+    sender, sender_sha = new_token()
+    viewer, viewer_sha = new_token()
+    auth = {
+        "webhook_tokens": [{"name": "am", "sha256": sender_sha}],
+        "api_tokens": [{"name": "noc", "sha256": viewer_sha, "role": "viewer"}],
+    }
+    payload = webhook([am_webhook_alert(LABELS)])
+    async with app_client(tmp_path, auth=auth) as client:
+        registry = client.app[health.METRICS].registry
+
+        def rejected(reason: str) -> float:
+            labels = {"source": "alertmanager", "reason": reason}
+            return registry.get_sample_value("micd_alerts_rejected_total", labels) or 0.0
+
+        assert (await client.post(URL, json=payload)).status == 401
+        assert (await client.post(URL, json=payload, headers={"Authorization": "Bearer nope"})).status == 401
+        assert (await client.post(URL, json=payload, headers={"Authorization": f"Bearer {viewer}"})).status == 403
+        as_sender = {"Authorization": f"Bearer {sender}", "Content-Type": "application/json"}
+        assert (await client.post(URL, data=b"{", headers=as_sender)).status == 400
+        assert (await client.post(URL, json=payload, headers={"Authorization": f"Bearer {sender}"})).status == 200
+        assert rejected("unauthenticated") == 2
+        assert rejected("forbidden") == 1
+        assert rejected("malformed_json") == 1

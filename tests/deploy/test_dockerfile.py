@@ -43,6 +43,13 @@ def test_hadolint_is_clean() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_image_installs_the_pinned_versions() -> None:
+    installs = [a for op, a in instructions() if op == "RUN" and "install" in a and "pip" in a]
+    assert installs, "the build stage installs micd with pip"
+    assert all("--constraint constraints.txt" in a for a in installs), installs
+    assert "!constraints.txt" in (REPO / ".dockerignore").read_text().splitlines()
+
+
 def test_runtime_stage_is_slim_and_unprivileged() -> None:
     assert sum(op == "FROM" for op, _ in instructions()) >= 2, "multi-stage build"
     stage = runtime_stage()
