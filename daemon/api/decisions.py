@@ -7,7 +7,7 @@ from typing import Protocol
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon.api.auth import Permission
+from daemon.api.auth import ANONYMOUS, Permission
 from daemon.api.routing import Routes, json_response, parse_body, principal
 from daemon.kernel.errors import NotFound
 from daemon.proposals.models import Proposal, ProposalState
@@ -48,7 +48,9 @@ class RejectBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=4000, description="why this is not a major incident")
-    commander: str | None = Field(None, min_length=1, max_length=200, description="who decided; the caller by default")
+    commander: str | None = Field(
+        None, min_length=1, max_length=200, description="who decided, when auth is off; else the token's name is"
+    )
 
 
 async def _decide(request: web.Request, decision: ProposalState, *, reason: str, commander: str | None) -> Proposal:
@@ -58,13 +60,15 @@ async def _decide(request: web.Request, decision: ProposalState, *, reason: str,
     proposal = await request.app[PROPOSAL_STORE].get(proposal_id)
     if not who.can_see(proposal.tenant):
         raise NotFound(f"proposal {proposal_id} not found")
-    actor = commander or who.name
+    # The record keeps who decided (the token's name); only without auth, where everyone is anonymous, does
+    # the named commander stand in for the decider too.
+    actor = commander if commander and who == ANONYMOUS else who.name
     return await request.app[DECIDER].decide(
         proposal_id=proposal_id,
         decision=decision,
         actor=actor,
         reason=reason or None,
-        commander=actor,
+        commander=commander or actor,
         tenant=proposal.tenant,
     )
 

@@ -25,7 +25,10 @@ class Service(BaseModel):
     runs_on: list[str] = Field(default_factory=list, description="hosts or clusters this one runs on")
     runbook: str = ""
     knowledge: list[str] = Field(default_factory=list)
-    cmdb_ci: str | None = None
+    cmdb_ci: str | None = Field(None, description="ServiceNow configuration item (cmdb_ci), by name or sys_id")
+    business_service: str | None = Field(
+        None, description="ServiceNow business service (cmdb_ci_service) it belongs to, by name or sys_id"
+    )
 
 
 class Catalog(BaseModel):

@@ -52,6 +52,7 @@ def evidence(
                 customer_facing=bool(entry and entry.customer_facing),
                 regulated=list(entry.regulated) if entry else [],
                 cmdb_ci=entry.cmdb_ci if entry else None,
+                business_service=entry.business_service if entry else None,
                 alerts=sum(1 for a in alerts if a.service == name),
             )
         )

@@ -26,6 +26,7 @@ class ServiceEvidence(BaseModel):
     customer_facing: bool = False
     regulated: list[str] = Field(default_factory=list)
     cmdb_ci: str | None = None
+    business_service: str | None = None
     alerts: int = 0
 
 

@@ -86,7 +86,7 @@ class DecisionService:
                     tenant=decided.tenant,
                     key=decided.id,
                     action="decision",
-                    payload={"proposal_id": decided.id},
+                    payload={"proposal_id": decided.id, "commander": lead},
                     now=now,
                 )
             return decided, owed

@@ -177,7 +177,8 @@ class DeliveryWorker:
         elif item.action == "journal":
             await self._journal(item, ref, mark)
         elif item.action == "decision":
-            await self._decision(proposal, ref, mark)
+            commander = item.payload.get("commander")
+            await self._decision(proposal, ref, mark, commander=commander if isinstance(commander, str) else None)
         else:
             raise InvalidInput.field("action", f"{item.action!r} is not propose, evidence, decision or journal")
 
@@ -216,13 +217,14 @@ class DeliveryWorker:
             raise InvalidInput.field("payload.text", "required, the entry's text")
         await self._desk.append(sys_id=ref.sys_id, field=field, text=tickets.journal_note(text, mark=mark), mark=mark)
 
-    async def _decision(self, proposal: Proposal, ref: IncidentRef, mark: str) -> None:
+    async def _decision(self, proposal: Proposal, ref: IncidentRef, mark: str, *, commander: str | None) -> None:
         if proposal.decided_at is None:
             raise InvalidInput.field("proposal.state", f"{proposal.state.value}: no decision to deliver")
         final = await self._desk.decide(
             sys_id=ref.sys_id,
             state=proposal.state,
             actor=proposal.decided_by or "",
+            commander=commander,
             at=proposal.decided_at,
             note=tickets.decision_note(proposal, mark=mark),
             mark=mark,

@@ -202,9 +202,19 @@ class IncidentDesk:
         return await self._conn.call("journal", run)
 
     async def decide(
-        self, *, sys_id: str, state: ProposalState, actor: str, at: datetime, note: str, mark: str
+        self,
+        *,
+        sys_id: str,
+        state: ProposalState,
+        actor: str,
+        at: datetime,
+        note: str,
+        mark: str,
+        commander: str | None = None,
     ) -> ProposalState:
-        """Write micd's decision unless ServiceNow already holds one; returns the state ServiceNow ends with."""
+        """Write micd's decision unless ServiceNow already holds one; returns the state ServiceNow ends with.
+
+        An accept names who promoted it and assigns the incident to its commander (the promoter by default)."""
 
         def run(client: pysnc.ServiceNowClient) -> ProposalState:
             gr = _incident(client, sys_id)
@@ -216,7 +226,7 @@ class IncidentDesk:
                 return ProposalState(current)
             values = {"major_incident_state": state.value}
             if state is ProposalState.ACCEPTED:
-                values.update(promoted_by=actor, promoted_on=sn_time(at))
+                values.update(promoted_by=actor, promoted_on=sn_time(at), assigned_to=commander or actor)
             values, notes = self.users.references(client, values)
             for name, value in values.items():
                 gr.set_value(name, value)

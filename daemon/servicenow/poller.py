@@ -67,7 +67,7 @@ class DecisionPoller:
                     proposal_id=proposal.id,
                     decision=decision.state,
                     actor=decision.actor,
-                    reason=decision.reason or None,
+                    reason=decision.reason or _unexplained(decision.state, decision.actor),
                     commander=decision.actor if decision.state is ProposalState.ACCEPTED else None,
                     at=decision.at,
                     source="servicenow",
@@ -75,6 +75,17 @@ class DecisionPoller:
             except Conflict as exc:
                 log.info("decision from ServiceNow already recorded: %s", exc.message, extra=ids)
                 continue
+            except MicdError as exc:  # one bad record must not hold back the decisions after it
+                log.warning("decision from ServiceNow not recorded: %s", exc.message, extra=ids)
+                continue
             recorded += 1
             log.info("decision from ServiceNow: %s by %s", decision.state.value, decision.actor, extra=ids)
         return recorded
+
+
+def _unexplained(state: ProposalState, actor: str) -> str | None:
+    """A rejection or cancel set in ServiceNow without a work note (a list edit, an API call) still stands:
+    the record says so rather than inventing a reason."""
+    if state is ProposalState.ACCEPTED:
+        return None
+    return f"{state.value} in ServiceNow by {actor}; no reason was given in the work notes"

@@ -72,9 +72,11 @@ def incident_fields(proposal: Proposal, *, tenant: TenantSettings | None, link: 
         "correlation_display": "micd",
         "major_incident_state": ProposalState.PROPOSED.value,
     }
-    ci = next((s.cmdb_ci for s in sorted(proposal.evidence.services, key=_criticality) if s.cmdb_ci), None)
-    if ci:
-        fields["cmdb_ci"] = ci
+    ranked = sorted(proposal.evidence.services, key=_criticality)
+    for name in ("cmdb_ci", "business_service"):
+        value = next((v for s in ranked if (v := getattr(s, name))), None)
+        if value:
+            fields[name] = value
     if tenant is not None:
         optional = {
             "company": tenant.company,

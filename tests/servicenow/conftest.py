@@ -102,7 +102,12 @@ def make_proposal(proposal_id: str, clock: FakeClock, *, tenant: str = "acme") -
         evidence=Evidence(
             services=[
                 ServiceEvidence(
-                    name="payments-api", tier=1, customer_facing=True, regulated=["pci"], cmdb_ci="Payments API"
+                    name="payments-api",
+                    tier=1,
+                    customer_facing=True,
+                    regulated=["pci"],
+                    cmdb_ci="Payments API",
+                    business_service="Card Payments",
                 ),
                 ServiceEvidence(name="checkout", tier=2, alerts=1),
             ],

@@ -27,6 +27,7 @@ from daemon.store import incidents
 from daemon.store.proposals import ProposalStore
 from tests.command.conftest import FailingDeclarer
 from tests.servicenow.conftest import Rig
+from tests.servicenow.test_emulator import client
 from tools.servicenow_emulator.server import Emulator
 
 pytestmark = pytest.mark.timeout(60)
@@ -119,6 +120,29 @@ async def test_rejected_in_servicenow_closes_the_proposal_with_the_work_note_rea
     )
     assert declarer.calls == []
     assert decisions_counted(rig, "rejected") == 1
+
+
+async def test_a_rejection_set_without_a_work_note_is_recorded_and_holds_back_nothing(rig: Rig) -> None:
+    """A list edit or an API call sets the state with no reason; the poll after it records every decision."""
+    quiet = await delivered(rig, "D-9")
+    accepted = await delivered(rig, "D-10")
+
+    def set_state() -> None:
+        gr = client(rig.emulator).GlideRecord("incident")
+        assert gr.get(quiet)
+        gr.major_incident_state = "rejected"
+        gr.update()
+
+    await asyncio.to_thread(set_state)
+    await act_in_servicenow(rig.emulator, accepted, "accept", actor="jane.commander")
+    declarer = RecordingDeclarer()
+    assert await rig.poller(rig.decisions(declarer)).poll_once() == 2
+    rejected = await ProposalStore(rig.db).get("D-9")
+    assert rejected.state is ProposalState.REJECTED
+    assert rejected.decision_reason == (
+        f"rejected in ServiceNow by {rejected.decided_by}; no reason was given in the work notes"
+    )
+    assert declarer.calls == [("D-10", "jane.commander")]
 
 
 async def test_canceled_after_acceptance_in_servicenow_is_not_recorded_twice(rig: Rig) -> None:
@@ -234,10 +258,14 @@ async def test_accept_through_the_api_flows_to_servicenow(
     assert again.status == 409
     assert "already accepted" in (await again.json())["error"]["message"]
 
+    assert (await ProposalStore(rig.db).get("D-7")).decided_by == "alice"  # who decided, not who commands
+
     await rig.drain(rig.worker())
     incident = rig.emulator.store.get("incident", sys_id)
     assert incident is not None
     assert incident["major_incident_state"] == "accepted"
+    assert incident["promoted_by"] == "alice"  # no such sys_user: written as given
+    assert rig.emulator.store.display("sys_user", incident["assigned_to"]) == "Jane Commander"
 
 
 async def test_reject_through_the_api_and_the_cli(

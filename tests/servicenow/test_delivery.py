@@ -33,6 +33,7 @@ async def test_a_proposal_arrives_once_with_fields_and_evidence(rig: Rig) -> Non
     assert store.display("sys_user_group", incident["assignment_group"]) == "MIM Team"
     assert store.display("sys_user", incident["assigned_to"]) == "Jane Commander"
     assert incident["cmdb_ci"] == "Payments API"  # no such CI on this instance: kept as given
+    assert incident["business_service"] == "Card Payments"
     assert store.display("sys_user", incident["proposed_by"]) == "micd.integration"
     [note] = rig.journal(incident["sys_id"])
     assert "payments-api (tier 1, customer-facing, regulated: pci, CI Payments API)" in note

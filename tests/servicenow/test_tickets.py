@@ -18,6 +18,7 @@ def test_incident_fields_carry_the_proposal_and_the_tenant_mapping() -> None:
     assert fields["major_incident_state"] == "proposed"
     assert (fields["impact"], fields["urgency"]) == ("1", "1")
     assert fields["cmdb_ci"] == "Payments API"
+    assert fields["business_service"] == "Card Payments"
     assert (fields["company"], fields["assignment_group"]) == ("ACME Corp", "MIM")
     assert "assigned_to" not in fields  # no commander configured: left to the group
     assert fields["work_notes"].endswith(mark)
