@@ -153,8 +153,14 @@ def publish(
     return update, incident.model_copy(update={"next_update_due": next_due, "updated_at": now})
 
 
-def approve_customer(*, update: StatusUpdate, approver: str, now: datetime) -> StatusUpdate:
-    """Customer-facing words are approved by someone other than their author before they leave."""
+def approve_customer(*, incident: Incident, update: StatusUpdate, approver: str, now: datetime) -> StatusUpdate:
+    """Customer-facing words are approved by someone other than their author before they leave, and only while
+    status updates are still being sent: words drafted during the incident are stale once it is in review."""
+    if incident.state not in UPDATABLE:
+        raise Conflict(
+            f"{incident.id} is {incident.state.value}: update {update.id}'s customer message is out of date and "
+            "is not sent"
+        )
     if update.customer is not CustomerState.PENDING:
         raise Conflict(f"update {update.id} has no customer message awaiting approval ({update.customer.value})")
     if approver == update.created_by:
@@ -164,6 +170,15 @@ def approve_customer(*, update: StatusUpdate, approver: str, now: datetime) -> S
 
 def is_overdue(incident: Incident, *, now: datetime) -> bool:
     return incident.state in ACTIVE_STATES and incident.next_update_due is not None and now > incident.next_update_due
+
+
+def missed_slot(*, before: Incident, after: Incident, now: datetime) -> datetime | None:
+    """The due time of an update never sent when a transition stops the update clock (resolve, cancel).
+
+    A late update counts against compliance when it is finally sent; one that never comes must count too, or an
+    incident that goes quiet looks compliant."""
+    stops = before.state in ACTIVE_STATES and after.state not in ACTIVE_STATES
+    return before.next_update_due if stops and is_overdue(before, now=now) else None
 
 
 def needs_reminder(incident: Incident, *, now: datetime) -> bool:

@@ -89,6 +89,11 @@ def schedule(
     return Review(incident_id=incident_id, due_on=due, scheduled_at=now)
 
 
+def complete(*, review: Review, now: datetime) -> Review:
+    """Closing the incident completes its review: the record signed off no longer changes."""
+    return review if review.completed_at is not None else review.model_copy(update={"completed_at": now})
+
+
 def edit(*, review: Review, facilitator: str | None, sections: dict[str, str]) -> Review:
     if review.completed_at is not None:
         raise Conflict(f"the review of {review.incident_id} is complete and can no longer change")

@@ -82,7 +82,15 @@ MIGRATIONS = [
             incident_id TEXT NOT NULL REFERENCES incidents (id), id TEXT NOT NULL, tenant TEXT NOT NULL,
             state TEXT NOT NULL, due TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (incident_id, id)
         )""",
-    )
+    ),
+    Migration(
+        "incidents",
+        2,
+        """CREATE TABLE incident_missed_updates (
+            incident_id TEXT NOT NULL REFERENCES incidents (id), tenant TEXT NOT NULL, due_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL, PRIMARY KEY (incident_id, due_at)
+        )""",
+    ),
 ]
 
 _ACTIVE = tuple(s.value for s in ACTIVE_STATES)
@@ -312,6 +320,15 @@ class Stats(BaseModel):
     pir_overdue: dict[str, int]
 
 
+def add_missed_update(conn: sqlite3.Connection, incident: Incident, *, due: datetime, now: datetime) -> bool:
+    """An update slot that passed unsent before the update clock stopped; False if it was recorded already."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO incident_missed_updates (incident_id, tenant, due_at, recorded_at) VALUES (?, ?, ?, ?)",
+        (incident.id, incident.tenant, iso(due), iso(now)),
+    )
+    return cur.rowcount == 1
+
+
 def stats(conn: sqlite3.Connection, *, now: datetime, today: date) -> Stats:
     marks = ",".join("?" * len(_ACTIVE))
 
@@ -323,7 +340,11 @@ def stats(conn: sqlite3.Connection, *, now: datetime, today: date) -> Stats:
         active=by_tenant(active_sql, _ACTIVE),
         updates={
             r[0]: (int(r[1]), int(r[2]))
-            for r in conn.execute("SELECT tenant, SUM(on_time), COUNT(*) FROM incident_updates GROUP BY tenant")
+            for r in conn.execute(
+                "SELECT tenant, SUM(on_time), COUNT(*) FROM ("
+                " SELECT tenant, on_time FROM incident_updates"
+                " UNION ALL SELECT tenant, 0 FROM incident_missed_updates) GROUP BY tenant"
+            )
         },
         overdue=by_tenant(
             f"SELECT tenant, COUNT(*) FROM incidents WHERE state IN ({marks}) AND next_update_due < ? GROUP BY tenant",
@@ -331,7 +352,11 @@ def stats(conn: sqlite3.Connection, *, now: datetime, today: date) -> Stats:
         ),
         actions={
             (r[0], r[1]): int(r[2])
-            for r in conn.execute("SELECT tenant, state, COUNT(*) FROM incident_actions GROUP BY tenant, state")
+            for r in conn.execute(
+                "SELECT a.tenant, a.state, COUNT(*) FROM incident_actions a JOIN incidents i ON i.id = a.incident_id"
+                f" WHERE i.state IN ({marks}) GROUP BY a.tenant, a.state",
+                _ACTIVE,
+            )
         },
         pir_open=by_tenant("SELECT tenant, COUNT(*) FROM incident_review_actions WHERE state = 'open' GROUP BY tenant"),
         pir_overdue=by_tenant(

@@ -31,7 +31,7 @@ MIGRATIONS = [
     )
 ]
 
-READS = ("incidents", "incident_updates", "proposals")
+READS = ("incidents", "incident_updates", "incident_missed_updates", "proposals")
 # Incidents that never ran as major incidents (a proposal turned down) count in no KPI.
 _NOT_DECLARED = ("proposed", "rejected")
 _RESOLVED = ("resolved", "review", "closed")
@@ -74,6 +74,10 @@ def records(conn: sqlite3.Connection, *, start: datetime, end: datetime) -> Reco
         at = datetime.fromisoformat(orjson.loads(row["doc"])["created_at"])
         if start <= at < end:
             updates.append(UpdateFact(tenant=row["tenant"], at=at, on_time=bool(row["on_time"])))
+    for row in conn.execute(
+        "SELECT tenant, due_at FROM incident_missed_updates WHERE due_at >= ? AND due_at < ?", (iso(start), iso(end))
+    ):
+        updates.append(UpdateFact(tenant=row["tenant"], at=from_iso(row["due_at"]), on_time=False))
     decisions = [
         DecisionFact(tenant=r["tenant"], at=from_iso(r["decided_at"]), state=r["state"])
         for r in conn.execute(

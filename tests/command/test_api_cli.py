@@ -126,6 +126,10 @@ async def test_roles_and_tenant_scope(served: Served) -> None:
     status, body = await s.call("alice", "POST", step, {"step": "start"})
     assert (status, body["error"]["problems"][0]["field"]) == (409, "pre-check not run: lag ok")
     assert (await s.call("vic", "GET", base + "/review.md"))[0] == 404  # scheduled only once resolved
+    naive = {"customer_confirmed_by": "noc", "customer_confirmed_at": "2026-12-04T04:00:00"}
+    status, body = await s.call("alice", "POST", base + "/closure", naive)
+    assert (status, body["error"]["problems"][0]["field"]) == (422, "customer_confirmed_at")
+    assert "timezone" in body["error"]["problems"][0]["reason"]
 
 
 async def test_cli_drives_the_api(served: Served, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,10 +6,11 @@ from datetime import date, timedelta
 
 import pytest
 
+from daemon.command.cadence import CustomerState, StatusUpdate, approve_customer, missed_slot
 from daemon.command.lifecycle import TRANSITIONS, Command, GateFacts, TransitionRequest, allowed, transition
 from daemon.command.mitigation import Action, ActionState, Risk
-from daemon.command.models import ClosureEvidence, Incident, IncidentState, Lane, priority
-from daemon.command.review import SECTIONS, Review
+from daemon.command.models import Audience, ClosureEvidence, Incident, IncidentState, Lane, priority
+from daemon.command.review import SECTIONS, Review, complete, edit
 from daemon.kernel.errors import Conflict, GateNotMet, InvalidInput
 from tests.command.conftest import T0
 
@@ -200,3 +201,56 @@ def test_evidence_links_must_be_urls() -> None:
 )
 def test_priority_follows_the_servicenow_matrix(impact: int, urgency: int, expected: int) -> None:
     assert priority(impact=impact, urgency=urgency) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "sent"),
+    [(S.MITIGATING, True), (S.MONITORING, True), (S.RESOLVED, True), (S.REVIEW, False), (S.CLOSED, False)],
+)
+def test_customer_words_are_approved_only_while_updates_are_sent(state: IncidentState, sent: bool) -> None:
+    pending = StatusUpdate(
+        id=3,
+        incident_id="MI-1",
+        tenant="acme",
+        summary="failing over",
+        bodies={Audience.CUSTOMER: "We are failing over."},
+        due_at=None,
+        on_time=True,
+        next_due=None,
+        created_by="carol",
+        created_at=T0,
+        customer=CustomerState.PENDING,
+    )
+    if sent:
+        approved = approve_customer(incident=incident(state), update=pending, approver="dave", now=T0)
+        assert (approved.customer, approved.approved_by) == (CustomerState.SENT, "dave")
+    else:
+        with pytest.raises(Conflict, match="out of date and is not sent"):
+            approve_customer(incident=incident(state), update=pending, approver="dave", now=T0)
+
+
+def test_a_completed_review_no_longer_changes() -> None:
+    scheduled = Review(incident_id="MI-1", due_on=date(2026, 1, 12), scheduled_at=T0)
+    done = complete(review=scheduled, now=T0 + timedelta(days=3))
+    assert done.completed_at == T0 + timedelta(days=3)
+    assert complete(review=done, now=T0 + timedelta(days=9)) is done
+    with pytest.raises(Conflict, match="complete"):
+        edit(review=done, facilitator=None, sections={"root_cause": "rewritten later"})
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "minutes", "missed"),
+    [
+        (S.MONITORING, S.RESOLVED, 31, True),  # the slot due at +30 was never sent
+        (S.MONITORING, S.RESOLVED, 30, False),  # due is not overdue
+        (S.MITIGATING, S.CANCELED, 45, True),
+        (S.MITIGATING, S.MONITORING, 45, False),  # the clock goes on: a late update will still count
+        (S.RESOLVED, S.REVIEW, 45, False),  # already stopped
+    ],
+)
+def test_an_update_never_sent_counts_when_the_clock_stops(
+    before: IncidentState, after: IncidentState, minutes: int, missed: bool
+) -> None:
+    now = T0 + timedelta(minutes=minutes)
+    found = missed_slot(before=incident(before), after=incident(after), now=now)
+    assert found == (T0 + timedelta(minutes=30) if missed else None)

@@ -409,6 +409,15 @@ async def test_proposal_to_closed_review(world: World) -> None:
     )
     closed = await svc.transition(incident_id=mi, request=step(Command.CLOSE, "review held"), actor="alice")
     assert closed.state is IncidentState.CLOSED
+    with pytest.raises(Conflict, match="complete"):
+        await svc.edit_review(incident_id=mi, edit=ReviewEdit(sections={"root_cause": "later rewrite"}), actor="x")
+    with pytest.raises(Conflict, match="complete"):
+        await svc.add_review_action(
+            incident_id=mi, actor="frank", spec=ReviewActionSpec(title="late", owner="bob", due=date(2026, 1, 30))
+        )
+    assert await w.value("micd_mitigation_actions", tenant="acme", state="pending") == 0  # active incidents only
+    timeline = [e.text for e in (await reader.view(incident_id=mi)).timeline if e.kind == "action"]
+    assert "action A1 precheck: passed" in timeline
     w.clock.set(T0 + timedelta(days=7))
     assert await w.value("micd_pir_actions_open", tenant="acme") == 2
     assert await w.value("micd_pir_actions_overdue", tenant="acme") == 1

@@ -46,7 +46,8 @@ class Run:
 
 
 # acme before the rollout (cadence 30 min for P1): MTTR 60, 90, 120, 240 min; updates at +20 (on time, the next
-# is due at +50) and +55 (late) or +40 (on time); incident 2 repeats incident 1 on payments.
+# is due at +50) and +55 (late) or +40 (on time); incident 2 repeats incident 1 on payments. Incidents 2, 3 and 4
+# resolve with an update slot passed unsent (due +85, +70, +65): each counts as a missed update, so 4 of 10.
 BEFORE = (
     Run(1, T0 + timedelta(days=1), 60, (20, 55), service="payments"),
     Run(2, T0 + timedelta(days=8), 90, (20, 55), service="payments"),
@@ -58,7 +59,7 @@ BEFORE = (
 AFTER = (
     Run(5, BASELINE_END + timedelta(days=2), 45, (20,), service="dns"),
     Run(6, BASELINE_END + timedelta(days=9), 60, (20, 40), service="ledger"),
-    Run(7, BASELINE_END + timedelta(days=23), 75, (25,), service="cdn"),
+    Run(7, BASELINE_END + timedelta(days=23), 75, (25, 50), service="cdn"),
     Run(8, BASELINE_END + timedelta(days=10), 30, (10,), tenant="globex", service="portal"),
 )
 # Proposals turned down (precision's denominator) and one canceled (no verdict on micd), per period.

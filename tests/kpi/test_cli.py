@@ -52,7 +52,7 @@ async def test_baseline_then_report_against_targets(
     assert 'KPI baseline #1 "pre-rollout"' in out
     # MTTR 60, 90, 120, 240 min: p50 105 min, p90 120 + 0.7 x 120 = 204 min; 4 of 7 updates on time;
     # incident 2 repeats incident 1; 4 accepted and 2 rejected (the canceled one is no verdict)
-    assert "| acme | 1h 45m (n=4) | 3h 24m (n=4) | 57.1% (4/7) | 25.0% (1/4) | 66.7% (4/6) |" in out
+    assert "| acme | 1h 45m (n=4) | 3h 24m (n=4) | 40.0% (4/10) | 25.0% (1/4) | 66.7% (4/6) |" in out
     assert "| initech | no data | no data | no data | no data | no data |" in out
     stored = db.read_sync(store.baselines)
     assert [(s.id, s.label, s.start, s.end) for s in stored] == [(1, "pre-rollout", T0, BASELINE_END)]
@@ -73,10 +73,10 @@ async def test_baseline_then_report_against_targets(
     ]
     assert acme[Kpi.MTTR_P90.label][1] == "1h 12m (n=3)"
     assert acme[Kpi.COMPLIANCE.label] == [
-        "57.1% (4/7)",
-        "100.0% (4/4)",
-        "+42.9 pts (+75.0%)",
-        "+10 pts (>= 67.1%) or >= 95.0%",
+        "40.0% (4/10)",
+        "100.0% (5/5)",
+        "+60.0 pts (+150.0%)",
+        "+10 pts (>= 50.0%) or >= 95.0%",
         "met",
     ]
     assert acme[Kpi.REPEAT_RATE.label][1:] == ["0.0% (0/3)", "-25.0 pts (-100.0%)", ">= 25% lower: <= 18.8%", "met"]
@@ -147,7 +147,7 @@ def test_a_database_without_the_command_tables_is_refused(tmp_path: Path, capsys
     config.write_text(f"database: sqlite:///{tmp_path}/other.sqlite3\n")
     code, _, err = micd(capsys, "kpi", "report", "--config", str(config))
     assert code == 1
-    assert "no incidents, incident_updates, proposals table(s)" in err
+    assert "no incidents, incident_updates, incident_missed_updates, proposals table(s)" in err
 
 
 def test_invalid_settings_exit_2_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,7 +169,7 @@ async def test_report_reads_while_the_daemon_holds_a_write_transaction(
         writer.execute("UPDATE incident_updates SET on_time = 1")  # uncommitted: the report must not see it
         code, out, _ = micd(capsys, "kpi", "report", "--config", str(config), "--until", BASELINE_END.isoformat())
         assert code == 0
-        assert rows(out, "acme")[Kpi.COMPLIANCE.label][1] == "57.1% (4/7)"
+        assert rows(out, "acme")[Kpi.COMPLIANCE.label][1] == "40.0% (4/10)"
     finally:
         writer.execute("ROLLBACK")
         writer.close()

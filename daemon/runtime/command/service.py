@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from daemon.command import cadence, closure, decisions, lanes, lifecycle, mitigation, repeat, review
 from daemon.command.models import ACTIVE_STATES, Audience, Incident, IncidentState, Lane, TimelineEntry, priority
 from daemon.command.render import Renderer
 from daemon.kernel.clock import Clock
-from daemon.kernel.errors import InvalidInput, NotFound
+from daemon.kernel.errors import Conflict, InvalidInput, NotFound
 from daemon.proposals.models import Proposal
 from daemon.runtime.command.records import OutageLinks, Recorder, ids
 from daemon.runtime.command.runbooks import ServiceLinks
@@ -36,7 +36,9 @@ class ClosureInput(BaseModel):
 
     validation_note: str | None = None
     customer_confirmed_by: str | None = None
-    customer_confirmed_at: datetime | None = None
+    customer_confirmed_at: AwareDatetime | None = Field(
+        None, description="when the customer confirmed, with its UTC offset (a bare local time is ambiguous)"
+    )
     residual_risk: str | None = None
 
 
@@ -156,11 +158,14 @@ class CommandService:
     # lifecycle
 
     async def transition(self, *, incident_id: str, request: lifecycle.TransitionRequest, actor: str) -> Incident:
-        def run(conn: sqlite3.Connection) -> Incident:
+        def run(conn: sqlite3.Connection) -> tuple[Incident, bool]:
             incident = store.fetch(conn, incident_id)
             facts = self._rec.facts(conn, incident, store.lanes(conn, incident_id), note=request.note)
             now = self._clock.now()
             moved, step = lifecycle.transition(request=request, facts=facts, actor=actor, now=now)
+            missed = cadence.missed_slot(before=incident, after=moved, now=now)
+            if missed is not None:
+                missed = missed if store.add_missed_update(conn, moved, due=missed, now=now) else None
             if moved.state is IncidentState.RESOLVED:
                 tenant = self._rec.tenant(moved.tenant)
                 scheduled = review.schedule(
@@ -172,13 +177,19 @@ class CommandService:
                     now=now,
                 )
                 store.put_review(conn, scheduled, tenant=moved.tenant)
+            if moved.state is IncidentState.CLOSED:
+                finished = store.review(conn, moved.id)
+                if finished is not None:
+                    store.put_review(conn, review.complete(review=finished, now=now), tenant=moved.tenant)
             store.save(conn, moved)
             self._rec.step(conn, moved, step)
             if moved.state not in ACTIVE_STATES:
                 self._link_outage(conn, moved, open_=False)
-            return moved
+            return moved, missed is not None
 
-        moved = await self._db.write(run)
+        moved, missed = await self._db.write(run)
+        if missed:
+            self._metrics.status_updates.labels(tenant=moved.tenant, on_time="false").inc()
         if moved.state is IncidentState.RESOLVED and moved.resolved_at is not None:
             mttr = (moved.resolved_at - moved.declared_at).total_seconds()
             self._metrics.major_incident_mttr.labels(tenant=moved.tenant).observe(mttr)
@@ -294,7 +305,7 @@ class CommandService:
             found = next((u for u in store.updates(conn, incident_id) if u.id == update_id), None)
             if found is None:
                 raise NotFound(f"no update {update_id} in incident {incident_id}")
-            approved = cadence.approve_customer(update=found, approver=approver, now=now)
+            approved = cadence.approve_customer(incident=incident, update=found, approver=approver, now=now)
             store.save_update(conn, approved)
             text = approved.bodies[Audience.CUSTOMER]
             self._rec.notify(conn, incident, Audience.CUSTOMER, text, now)
@@ -360,7 +371,8 @@ class CommandService:
                 raise NotFound(f"no action {action_id} in incident {incident_id}")
             done = mitigation.apply(step=step, action=action, existing=existing, actor=actor, now=now)
             store.put_action(conn, done, tenant=incident.tenant)
-            text = f"action {done.id} {step.step}: {done.state.value}" + (f" - {step.note}" if step.note else "")
+            outcome = ("passed" if done.precheck_passed else "FAILED") if step.step == "precheck" else done.state.value
+            text = f"action {done.id} {step.step}: {outcome}" + (f" - {step.note}" if step.note else "")
             if done.rollback_offered:
                 text += f" (rollback offered: {done.rollback_plan})"
             self._rec.note(conn, incident, Lane.TECHNICAL_LEAD, "action", text, actor, now)
@@ -385,8 +397,11 @@ class CommandService:
         self, *, incident_id: str, spec: review.ReviewActionSpec, actor: str
     ) -> review.ReviewAction:
         def change(conn: sqlite3.Connection, incident: Incident, now: datetime) -> review.ReviewAction:
-            if store.review(conn, incident_id) is None:
+            current = store.review(conn, incident_id)
+            if current is None:
                 raise NotFound(f"incident {incident_id} has no review yet: it is scheduled when resolved")
+            if current.completed_at is not None:
+                raise Conflict(f"the review of {incident_id} is complete: its action items are fixed; close them")
             count = len(store.review_actions(conn, incident_id))
             today = now.astimezone(ZoneInfo(self._rec.tenant(incident.tenant).timezone)).date()
             item = review.add_action(
