@@ -158,7 +158,7 @@ def _environment_error(exc: SettingsError) -> ConfigError:
     cause = f": {exc.__cause__}" if exc.__cause__ else ""
     reason = (
         f"{' or '.join(names) or prefix} is not valid JSON{cause} (lists and mappings are given as JSON, "
-        f"e.g. MICD_AUTH__API_TOKENS='[{{\"name\": \"ops\", \"sha256\": \"...\", \"role\": \"admin\"}}]')"
+        f'e.g. MICD_AUTH__API_TOKENS=\'[{{"name": "ops", "sha256": "...", "role": "admin"}}]\')'
     )
     return ConfigError(f"invalid settings: {key}: {reason}", problems=(FieldProblem(key, reason),))
 

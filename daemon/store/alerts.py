@@ -120,14 +120,18 @@ def apply(conn: sqlite3.Connection, alerts: Sequence[Alert], *, received_at: dat
     _insert_rows(
         conn,
         _INSERT_EVENTS,
-        [(first + i, a.tenant, a.fingerprint, kind.value, body, when)
-         for i, ((a, kind), body) in enumerate(zip(changes, bodies, strict=True))],
+        [
+            (first + i, a.tenant, a.fingerprint, kind.value, body, when)
+            for i, ((a, kind), body) in enumerate(zip(changes, bodies, strict=True))
+        ],
     )
     _insert_rows(
         conn,
         _UPSERT_ALERTS,
-        [(a.tenant, a.fingerprint, a.status.value, iso(a.starts_at), body, when, when, first + i)
-         for i, ((a, _), body) in enumerate(zip(changes, bodies, strict=True))],
+        [
+            (a.tenant, a.fingerprint, a.status.value, iso(a.starts_at), body, when, when, first + i)
+            for i, ((a, _), body) in enumerate(zip(changes, bodies, strict=True))
+        ],
     )
     return [
         AlertEvent(id=first + i, kind=kind, alert=alert, received_at=received_at)
