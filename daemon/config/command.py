@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daemon.config.tenants import Cadence
+
 
 class CommandSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    cadence_minutes: dict[str, int] = Field(
+    cadence_minutes: Cadence = Field(
         default_factory=lambda: {"1": 30, "2": 60, "3": 120, "4": 240, "5": 480},
         description="status-update interval by incident priority (1 = highest)",
     )

@@ -40,6 +40,10 @@ def test_absolute_sqlite_path() -> None:
     )
 
 
+CHANNEL = "tenants:\n  acme:\n    channels:\n      - {{name: war-room, {}}}\n"
+CHANNEL_AT = "tenants.acme.channels.0"
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "key"),
     [
@@ -49,6 +53,13 @@ def test_absolute_sqlite_path() -> None:
         ("auth:\n  api_tokens:\n    - {name: x, sha256: " + "a" * 64 + ", role: god}\n", "auth.api_tokens.0.role"),
         ("limits:\n  max_body_bytes: -1\n", "limits.max_body_bytes"),
         ("no_such_key: 1\n", "no_such_key"),
+        (CHANNEL.format("kind: slak, url: 'https://hooks.example/x'"), "tenants.acme.channels.0.kind"),
+        (CHANNEL.format("kind: slack, url: 'https://h.example/x', audiences: [ops]"), CHANNEL_AT + ".audiences.0"),
+        (CHANNEL.format("kind: email, to: []"), CHANNEL_AT),
+        (CHANNEL.format("kind: teams"), CHANNEL_AT),
+        ("tenants:\n  acme:\n    cadence_minutes: {'1': 0}\n", "tenants.acme.cadence_minutes"),
+        ("command:\n  cadence_minutes: {'P1': 30}\n", "command.cadence_minutes"),
+        ("tenants:\n  acme:\n    timezone: Mars/Olympus\n", "tenants.acme.timezone"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, yaml_text: str, key: str) -> None:
