@@ -1,4 +1,4 @@
-"""`micd incidents`, `micd update`, `micd decide`, `micd action`: the command phase from a terminal.
+"""`micd incidents`, `micd update`, `micd decide`, `micd action`, `micd review`: the command phase from a terminal.
 
 Every command calls a running daemon's HTTP API (--url, --token or MICD_TOKEN), so the CLI obeys the same
 roles, gates and tenant scope as any other client. Exit codes: 0 ok, 1 refused or failed, 2 invalid input.
@@ -102,8 +102,10 @@ def _show(args: argparse.Namespace) -> Any:
     out += [
         f"  {cmd:<9} " + ("ready" if not gaps else "missing " + "; ".join(gaps)) for cmd, gaps in view["gates"].items()
     ]
+    ready = view["ready_actions"]
+    out.append("queue (ready, in order): " + (", ".join(ready) if ready else "none"))
     out.append("actions:")
-    for a in view["actions"]:
+    for a in sorted(view["actions"], key=lambda a: (a["action"]["id"] not in ready, _index(ready, a["action"]["id"]))):
         act = a["action"]
         why = f" blocked: {'; '.join(a['blocked_by'])}" if a["blocked_by"] else ""
         offer = f" rollback offered: {act['rollback_plan']}" if a["rollback_offered"] else ""
@@ -112,10 +114,30 @@ def _show(args: argparse.Namespace) -> Any:
         )
         out += [f"       {link['kind']} {link['service']}: {link['ref']}" for link in act.get("service_links", [])]
     out.append(f"decisions: {len(view['decisions'])} (in force: {view['decisions_in_force']})")
+    out.append("updates:")
+    for u in view["updates"]:
+        timing = "on time" if u["on_time"] else "LATE"
+        customer = "" if u["customer"] == "none" else f", customer {u['customer'].replace('_', ' ')}"
+        out.append(f"  #{u['id']:<3} {_minute(u['created_at'])} {timing}{customer}: {u['summary']} ({u['created_by']})")
     if view["review"]:
         r = view["review"]
-        out.append(f"review due {r['due_on']}, facilitator {r['facilitator'] or 'unassigned'}")
+        done = f", completed {_minute(r['completed_at'])}" if r.get("completed_at") else ""
+        out.append(f"review due {r['due_on']}, facilitator {r['facilitator'] or 'unassigned'}{done}")
+        for item in view["review_actions"]:
+            out.append(f"  {item['id']:<4} {item['state']:<6} due {item['due']} {item['title']} ({item['owner']})")
+    recent = view["timeline"][-args.timeline :] if args.timeline else []
+    if recent:
+        out.append(f"timeline (last {len(recent)} of {len(view['timeline'])}):")
+        out += [f"  {_minute(e['at'])} {e['lane']:<18} {e['actor']}: {e['text']}" for e in recent]
     return "\n".join(out) + "\n"
+
+
+def _index(items: list[str], item: str) -> int:
+    return items.index(item) if item in items else len(items)
+
+
+def _minute(iso: str) -> str:
+    return iso[:16].replace("T", " ")
 
 
 def _move(args: argparse.Namespace) -> Any:
@@ -131,6 +153,49 @@ def _assign(args: argparse.Namespace) -> Any:
 
 def _review_md(args: argparse.Namespace) -> Any:
     return call(args, "GET", _path(args.incident, "/review.md"))
+
+
+def _note(args: argparse.Namespace) -> Any:
+    body = {"lane": args.lane, "text": args.text, "links": args.link}
+    return call(args, "POST", _path(args.incident, "/notes"), body)
+
+
+def _closure(args: argparse.Namespace) -> Any:
+    given = {
+        "validation_note": args.validation_note,
+        "customer_confirmed_by": args.confirmed_by,
+        "customer_confirmed_at": args.confirmed_at,
+        "residual_risk": args.residual_risk,
+    }
+    body = {k: v for k, v in given.items() if v is not None}
+    if not body:
+        raise ApiError(
+            422, "closure: give at least one of --validation-note, --confirmed-by/--confirmed-at, --residual-risk"
+        )
+    return call(args, "POST", _path(args.incident, "/closure"), body)
+
+
+def _review_edit(args: argparse.Namespace) -> Any:
+    sections: dict[str, str] = {}
+    for given in args.section:
+        name, sep, text = given.partition("=")
+        if not sep:
+            raise ApiError(422, f"--section: {given!r} is not NAME=TEXT (e.g. root_cause='disk firmware')")
+        sections[name.strip()] = text
+    body: dict[str, Any] = {"sections": sections}
+    if args.facilitator is not None:
+        body["facilitator"] = args.facilitator
+    return call(args, "POST", _path(args.incident, "/review"), body)
+
+
+def _review_action(args: argparse.Namespace) -> Any:
+    body = {"title": args.title, "owner": args.owner, "due": args.due}
+    return call(args, "POST", _path(args.incident, "/review/actions"), body)
+
+
+def _review_close(args: argparse.Namespace) -> Any:
+    item = urllib.parse.quote(args.item, safe="")
+    return call(args, "POST", _path(args.incident, f"/review/actions/{item}/close"), {"note": args.note})
 
 
 # update, decide, action
@@ -206,7 +271,8 @@ def register(sub: Any) -> None:
     p.add_argument("--tenant")
     p.add_argument("--state")
     p.add_argument("--limit", type=int, default=50)
-    _leaf(inc, "show", _show, "one incident: lanes, gates, actions, decisions, review")
+    p = _leaf(inc, "show", _show, "one incident: lanes, gates, queue, decisions, updates, review, timeline")
+    p.add_argument("--timeline", type=int, default=10, metavar="N", help="last N timeline entries (0: none)")
     p = _leaf(inc, "move", _move, "run a lifecycle command; missing gates are listed")
     p.add_argument("command_name", choices=COMMANDS, metavar="COMMAND", help=", ".join(COMMANDS))
     p.add_argument("--note", default="")
@@ -216,6 +282,35 @@ def register(sub: Any) -> None:
     p.add_argument("owner")
     p.add_argument("--note", default="")
     _leaf(inc, "review-md", _review_md, "print the post-incident review as Markdown")
+    p = _leaf(inc, "note", _note, "add a note to a lane of the timeline")
+    p.add_argument("lane", choices=LANES)
+    p.add_argument("text")
+    p.add_argument("--link", action="append", default=[])
+    p = _leaf(inc, "closure", _closure, "record closure evidence: validation, customer confirmation, residual risk")
+    p.add_argument("--validation-note", help="how the service was validated")
+    p.add_argument("--confirmed-by", help="who at the customer confirmed the service is back")
+    p.add_argument("--confirmed-at", help="when they confirmed, ISO 8601 with offset (2026-12-04T10:30:00+01:00)")
+    p.add_argument("--residual-risk", help="what risk remains after the fix")
+
+    rev = sub.add_parser("review", help="the post-incident review and its action items").add_subparsers(
+        dest="review_command", required=True, metavar="ACTION"
+    )
+    p = _leaf(rev, "edit", _review_edit, "set the facilitator and write template sections")
+    p.add_argument("--facilitator")
+    p.add_argument(
+        "--section",
+        action="append",
+        default=[],
+        metavar="NAME=TEXT",
+        help="summary, timeline, root_cause, went_well or went_badly",
+    )
+    p = _leaf(rev, "action", _review_action, "add an action item with an owner and a due date")
+    p.add_argument("--title", required=True)
+    p.add_argument("--owner", required=True)
+    p.add_argument("--due", required=True, help="YYYY-MM-DD")
+    p = _leaf(rev, "close", _review_close, "close an action item")
+    p.add_argument("item", help="action item id, e.g. R1")
+    p.add_argument("--note", default="")
 
     p = _leaf(sub, "update", _update, "publish a status update, or --approve the customer part of one")
     p.add_argument("--summary", default="")

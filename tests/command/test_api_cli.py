@@ -201,3 +201,63 @@ async def test_cli_drives_the_api(served: Served, capsys: pytest.CaptureFixture[
         "decisions: 1 (in force: [1])",
     ):
         assert expected in shown
+
+
+async def test_the_cli_takes_an_incident_through_closure_and_review(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s, mi = served, served.incident
+
+    async def ok(*argv: str) -> str:
+        code = await asyncio.to_thread(s.cli, "alice", *argv)
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        return captured.out
+
+    await ok("incidents", "assign", mi, "technical_lead", "bob")
+    await ok("incidents", "assign", mi, "communications", "carol")
+    await ok("incidents", "move", mi, "mitigate", "--note", "restarting")
+    await ok("incidents", "note", mi, "technical_lead", "workers drained", "--link", "https://grafana.example/d/1")
+    await ok("action", "add", mi, "--title", "Restart", "--owner", "bob", "--precheck", "drained")
+    for step in ("precheck", "start", "succeed"):
+        await ok("action", "step", mi, "A1", step)
+    await ok("incidents", "move", mi, "monitor", "--note", "stable")
+    assert await asyncio.to_thread(s.cli, "alice", "incidents", "closure", mi) == 2
+    assert "give at least one of" in capsys.readouterr().err
+    naive = ("incidents", "closure", mi, "--confirmed-by", "noc", "--confirmed-at", "2026-01-05T10:00:00")
+    assert await asyncio.to_thread(s.cli, "alice", *naive) == 2
+    assert "customer_confirmed_at" in capsys.readouterr().err
+    await ok(
+        "incidents",
+        "closure",
+        mi,
+        "--validation-note",
+        "synthetics green",
+        "--confirmed-by",
+        "noc@acme",
+        "--confirmed-at",
+        "2026-01-05T10:00:00+01:00",
+        "--residual-risk",
+        "standby untested",
+    )
+    await ok("incidents", "move", mi, "resolve", "--note", "validated")
+    await ok("review", "edit", mi, "--facilitator", "frank")
+    await ok("incidents", "move", mi, "review", "--note", "scheduled")
+    sections = [f"--section={name}=written" for name in ("summary", "timeline", "went_well", "went_badly")]
+    await ok("review", "edit", mi, *sections, "--section", "root_cause=worker leak")
+    assert await asyncio.to_thread(s.cli, "alice", "review", "edit", mi, "--section", "root_cause") == 2
+    assert "is not NAME=TEXT" in capsys.readouterr().err
+    await ok("review", "action", mi, "--title", "Fix the leak", "--owner", "bob", "--due", "2026-01-20")
+    await ok("incidents", "move", mi, "close", "--note", "review held")
+    await ok("review", "close", mi, "R1", "--note", "fixed in 2.3")
+    shown = await ok("incidents", "show", mi, "--timeline", "3")
+    for expected in (
+        f"{mi} [P1]",
+        "review due ",
+        "facilitator frank, completed ",
+        "R1   done   due 2026-01-20 Fix the leak (bob)",
+        "timeline (last 3 of ",
+        "queue (ready, in order): none",
+    ):
+        assert expected in shown, shown
+    assert "## Root cause\n\nworker leak" in await ok("incidents", "review-md", mi)
