@@ -44,7 +44,7 @@ def refuse_insecure(settings: Settings) -> str | None:
 def freeze_survivors(phase: str, info: dict[str, int]) -> None:
     """A gc callback: after a full collection, move every survivor to the permanent generation.
 
-    Correlation keeps its indexes in memory (about 2 KB per active alert), so each full collection walked all of
+    Correlation keeps its indexes in memory (hundreds of bytes per active alert), so each full collection walked all of
     them again: a stop-the-world pause that grew with the active alerts (0.23 s at 150k, found nothing to free)
     and set micd's p99. Frozen objects are still freed by reference counting; only reference cycles among them
     would wait, and the benchmark's full collections found none."""

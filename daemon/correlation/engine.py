@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from sys import intern
 from typing import TypeVar
 
 from daemon.alerts.models import AlertEvent, TransitionKind
@@ -90,7 +91,8 @@ class Correlator:
         self._hosts: TimeIndex[tuple[str, str, str]] = TimeIndex()  # unmatched host-failure members, by place
         self._loose: dict[tuple[str, str, str], set[Key]] = {}  # unmatched alerts in no outage, by place
         self._reach = Reach(graph, window=settings.window, cause_lag=settings.cause_lag)
-        self._by_fingerprint: dict[tuple[str, str], set[Key]] = {}
+        # Episodes per alert: a tuple, not a set, since nearly every alert has one (a set costs 216 bytes).
+        self._by_fingerprint: dict[tuple[str, str], tuple[Key, ...]] = {}
         self._tenants: set[str] = set()
         self._last_closed: dict[tuple[str, str], Outage] = {}
         self._quiet: set[str] = set()
@@ -148,21 +150,22 @@ class Correlator:
 
     def _fired(self, event: AlertEvent, now: datetime, batch: _Batch) -> None:
         alert = event.alert
-        key: Key = (alert.tenant, alert.fingerprint, alert.starts_at)
+        tenant = intern(alert.tenant)  # repeated strings are held once, not once per active alert
+        key: Key = (tenant, alert.fingerprint, alert.starts_at)
         if key in self.alerts:
             return  # handed over twice: already applied
-        match = self.matcher.match(alert.tenant, alert.labels)
+        match = self.matcher.match(tenant, alert.labels)
         episode = OutageAlert(
-            tenant=alert.tenant,
+            tenant=tenant,
             fingerprint=alert.fingerprint,
             starts_at=alert.starts_at,
             outage_id=None,
-            alertname=alert.name,
-            severity=alert.severity,
+            alertname=intern(alert.name),
+            severity=intern(alert.severity),
             service=match.service if match else None,
-            match=match.describe() if match else "no catalogued service",
+            match=intern(match.describe()) if match else "no catalogued service",
             score=match.score if match else None,
-            topology={k: alert.labels[k] for k in self.settings.topology_labels if alert.labels.get(k)},
+            topology={k: intern(alert.labels[k]) for k in self.settings.topology_labels if alert.labels.get(k)},
             received_at=event.received_at,
         )
         if match is None:
@@ -175,7 +178,7 @@ class Correlator:
             self._index(episode)  # an unmatched alert waits alone until a matched neighbour pulls it in
             return
         target = self._merge(joined, now, batch) if joined else self._open(episode, now)
-        self._index(episode.model_copy(update={"outage_id": target.id}))
+        self._index(replace(episode, outage_id=target.id))
         for k in loose:
             self._attach(k, target.id, batch)
         self._link_platform(target.id, episode, now, batch)
@@ -183,16 +186,16 @@ class Correlator:
 
     def _resolved(self, event: AlertEvent, now: datetime, batch: _Batch) -> None:
         alert = event.alert
-        for key in sorted(self._by_fingerprint.get((alert.tenant, alert.fingerprint), set())):
+        for key in sorted(self._by_fingerprint.get((alert.tenant, alert.fingerprint), ())):
             held = self.alerts[key]
             if not held.firing or held.starts_at > alert.starts_at:
                 continue
             batch.alerts.add(key)
             if held.outage_id is None:
-                batch.gone[key] = held.model_copy(update={"firing": False, "resolved_at": event.received_at})
+                batch.gone[key] = replace(held, firing=False, resolved_at=event.received_at)
                 self._forget(key)
                 continue
-            self.alerts[key] = held.model_copy(update={"firing": False, "resolved_at": event.received_at})
+            self.alerts[key] = replace(held, firing=False, resolved_at=event.received_at)
             batch.dirty.add(held.outage_id)
 
     # -- neighbourhood -----------------------------------------------------------------------------
@@ -219,7 +222,7 @@ class Correlator:
         elif (spot := self._place(episode)) is not None:
             found = self._by_place.near((tenant, *spot), start - lag, start + window)
             (strong if self._is_host_failure(episode) else weak).update(found)
-        for key in self._by_fingerprint.get((tenant, episode.fingerprint), set()):
+        for key in self._by_fingerprint.get((tenant, episode.fingerprint), ()):
             outage = self.alerts[key].outage_id
             if outage is not None:
                 strong.add(outage)  # a flapping alert rejoins its still-open outage
@@ -229,7 +232,9 @@ class Correlator:
         key = _key(alert)
         self.alerts[key] = alert
         self._tenants.add(alert.tenant)
-        self._by_fingerprint.setdefault((alert.tenant, alert.fingerprint), set()).add(key)
+        episodes = self._by_fingerprint.get((alert.tenant, alert.fingerprint), ())
+        if key not in episodes:
+            self._by_fingerprint[(alert.tenant, alert.fingerprint)] = (*episodes, key)
         spot = self._place(alert)
         if alert.outage_id is None:
             if alert.service is None and spot is not None:
@@ -254,7 +259,12 @@ class Correlator:
     def _forget(self, key: Key) -> None:
         """Drop an alert from the per-alert indexes; outage-level indexes are dropped with the outage."""
         alert = self.alerts.pop(key)
-        _discard(self._by_fingerprint, (alert.tenant, alert.fingerprint), key)
+        alert_key = (alert.tenant, alert.fingerprint)
+        rest = tuple(k for k in self._by_fingerprint.get(alert_key, ()) if k != key)
+        if rest:
+            self._by_fingerprint[alert_key] = rest
+        else:
+            self._by_fingerprint.pop(alert_key, None)
         if alert.outage_id is None:
             for label, value in alert.topology.items():
                 _discard(self._loose, (alert.tenant, label, value), key)
@@ -264,7 +274,7 @@ class Correlator:
         alert = self.alerts[key]
         for label, value in alert.topology.items():
             _discard(self._loose, (alert.tenant, label, value), key)
-        self._index(alert.model_copy(update={"outage_id": outage_id}))
+        self._index(replace(alert, outage_id=outage_id))
         batch.alerts.add(key)
 
     # -- outage lifecycle --------------------------------------------------------------------------
@@ -300,7 +310,7 @@ class Correlator:
             moved = self._members.pop(other.id, set())
             self._members.setdefault(survivor.id, set()).update(moved)
             for key in moved:
-                self.alerts[key] = self.alerts[key].model_copy(update={"outage_id": survivor.id})
+                self.alerts[key] = replace(self.alerts[key], outage_id=survivor.id)
                 batch.alerts.add(key)
             survivor = survivor.model_copy(
                 update={

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from daemon.correlation.models import Outage, OutageAlert, OutageState
+from daemon.correlation.models import OUTAGE_ALERT, Outage, OutageAlert, OutageState
 from daemon.kernel.errors import InvalidInput, NotFound
 from daemon.kernel.pages import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from daemon.store.database import Database, Migration, iso
@@ -88,7 +88,15 @@ def save(conn: sqlite3.Connection, outages: Sequence[Outage], alerts: Sequence[O
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, fingerprint, starts_at) DO UPDATE SET"
             " outage_id = excluded.outage_id, service = excluded.service, firing = excluded.firing,"
             " doc = excluded.doc",
-            (a.tenant, a.fingerprint, iso(a.starts_at), a.outage_id, a.service, int(a.firing), a.model_dump_json()),
+            (
+                a.tenant,
+                a.fingerprint,
+                iso(a.starts_at),
+                a.outage_id,
+                a.service,
+                int(a.firing),
+                OUTAGE_ALERT.dump_json(a).decode(),
+            ),
         )
 
 
@@ -130,7 +138,7 @@ def load_state(conn: sqlite3.Connection, *, closed_since: datetime) -> tuple[lis
         )
     ]
     alerts = [
-        OutageAlert.model_validate_json(r["doc"])
+        OUTAGE_ALERT.validate_json(r["doc"])
         for r in conn.execute(
             "SELECT a.doc FROM outage_alerts a JOIN outages o ON o.id = a.outage_id WHERE o.state = ?"
             " UNION ALL SELECT doc FROM outage_alerts WHERE outage_id IS NULL AND firing = 1",
@@ -202,7 +210,7 @@ class OutageStore:
             if row is None or (tenants is not None and row["tenant"] not in tenants):
                 raise NotFound(f"outage {outage_id} not found")
             alerts = [
-                OutageAlert.model_validate_json(r["doc"])
+                OUTAGE_ALERT.validate_json(r["doc"])
                 for r in conn.execute(
                     "SELECT doc FROM outage_alerts WHERE outage_id = ? ORDER BY starts_at, fingerprint", (outage_id,)
                 )
@@ -232,7 +240,7 @@ class OutageStore:
             ).fetchall()
             last = rows[limit - 1] if len(rows) > limit else None
             nxt = encode_cursor([last["starts_at"], last["fingerprint"]]) if last is not None else None
-            items = [OutageAlert.model_validate_json(r["doc"]) for r in rows[:limit]]
+            items = [OUTAGE_ALERT.validate_json(r["doc"]) for r in rows[:limit]]
             return Page[OutageAlert](items=items, total=total, next=nxt)
 
         return await self._db.read(query)
