@@ -152,10 +152,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         db.close()
 
     async def active_alerts() -> None:
-        counts = await alert_store.firing_by_tenant()
-        metrics.alerts_active.clear()
-        for tenant, n in counts.items():
-            metrics.alerts_active.labels(tenant=tenant).set(n)
+        metrics.mirror(metrics.alerts_active, await alert_store.firing_by_tenant())
 
     async def servicenow_ctx(_app: web.Application) -> AsyncIterator[None]:
         async with servicenow.running():

@@ -67,6 +67,11 @@ def build_middlewares(auth: Authenticator, *inner: Any) -> list[Any]:
             response = await handler(request)
         except MicdError as exc:
             response = error_response(exc)
+            # A refused request is evidence too (a misconfigured sender, a wrong token); the body is never logged.
+            log.info(
+                "request refused",
+                extra={"status": response.status, "method": request.method, "path": request.path, "code": exc.code},
+            )
         except web.HTTPRequestEntityTooLarge as exc:
             response = error_response(BodyTooLarge(exc.text or "body too large"))
         except web.HTTPException as exc:

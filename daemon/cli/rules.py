@@ -28,9 +28,8 @@ def _check(args: argparse.Namespace) -> int:
             print(f"{problem.field}: {problem.reason}", file=sys.stderr)
         if not exc.problems:
             print(exc.message, file=sys.stderr)
-        print(
-            f"rules invalid: {len(exc.problems) or 1} problem(s); the rules in force were not changed", file=sys.stderr
-        )
+        count = len(exc.problems) or 1
+        print(f"rules invalid: {count} problem(s); a running micd keeps its rules until they pass", file=sys.stderr)
         return 2
     shared = sum(1 for tenant, _ in rules.catalog.services if tenant == PLATFORM)
     modes = sorted({r.mode for r in rules.book.rules})

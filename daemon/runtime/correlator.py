@@ -243,10 +243,7 @@ class CorrelationLoop:
 
     async def refresh_gauges(self) -> None:
         """Scrape refresher for micd_outages_active{tenant}."""
-        counts = await self._db.read(outages.active_counts)
-        self._metrics.outages_active.clear()
-        for tenant, count in counts.items():
-            self._metrics.outages_active.labels(tenant=tenant).set(count)
+        self._metrics.mirror(self._metrics.outages_active, await self._db.read(outages.active_counts))
 
     def _next_wait(self) -> float:
         due = [*self._recheck.values()]

@@ -6,7 +6,7 @@ Never fingerprints or incident ids. docs/metrics.md is the catalogue for people.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
@@ -23,6 +23,7 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]
         r = self.registry = CollectorRegistry(auto_describe=True)
         self._refreshers: list[Refresher] = []
+        self._mirrored: dict[int, set[str]] = {}
 
         # ingestion
         self.alerts_received = Counter(
@@ -139,6 +140,14 @@ class Metrics:
             self.proposal_decisions.labels(tenant=tenant, decision=decision)
         for on_time in ("true", "false"):
             self.status_updates.labels(tenant=tenant, on_time=on_time)
+
+    def mirror(self, gauge: Gauge, counts: Mapping[str, float]) -> None:
+        """Set a per-tenant gauge from the store: a tenant it showed before that has nothing now reads 0, since a
+        vanished series shows as "no data" in Grafana and breaks alerts on it."""
+        seen = self._mirrored.setdefault(id(gauge), set())
+        seen.update(counts)
+        for tenant in seen:
+            gauge.labels(tenant=tenant).set(counts.get(tenant, 0))
 
     def on_scrape(self, refresher: Refresher) -> None:
         """Gauges that mirror stored state are recomputed from the store at each scrape."""

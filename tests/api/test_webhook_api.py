@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from daemon.api import health
 from daemon.api.auth import new_token
@@ -137,7 +140,8 @@ async def test_readiness_reads_the_store_and_shows_a_refused_reload(tmp_path: Pa
         assert body["checks"]["store"]["ok"] is False
 
 
-async def test_every_refused_webhook_is_counted_by_reason(tmp_path: Path) -> None:
+async def test_every_refused_webhook_is_counted_by_reason(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="micd.api")
     sender, sender_sha = new_token()
     viewer, viewer_sha = new_token()
     auth = {
@@ -161,3 +165,6 @@ async def test_every_refused_webhook_is_counted_by_reason(tmp_path: Path) -> Non
         assert rejected("unauthenticated") == 2
         assert rejected("forbidden") == 1
         assert rejected("malformed_json") == 1
+    refused = [r for r in caplog.records if r.getMessage() == "request refused"]
+    assert [getattr(r, "status", None) for r in refused] == [401, 401, 403, 400]
+    assert all(sender not in r.getMessage() and viewer not in str(r.__dict__) for r in refused)

@@ -243,7 +243,9 @@ def test_rendered_settings_are_valid_micd_settings(tmp_path: Path) -> None:
         ("micd-tokens", "api_tokens"): json.dumps([{"name": "ops", "sha256": "a" * 64, "role": "admin"}]),
         ("micd-tokens", "webhook_tokens"): json.dumps([{"name": "am", "sha256": "b" * 64, "tenant": "acme"}]),
         ("micd-kafka", "sasl_password"): "kafka-secret",
-        ("micd-tenants", "tenants"): json.dumps({"acme": {"channels": [{"name": "ops", "kind": "slack", "url": "https://hooks.slack.example/T/B/X"}]}}),
+        ("micd-tenants", "tenants"): json.dumps(
+            {"acme": {"channels": [{"name": "ops", "kind": "slack", "url": "https://hooks.slack.example/T/B/X"}]}}
+        ),
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("MICD_")}
     for var in container(manifests)["env"]:

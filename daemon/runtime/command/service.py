@@ -408,6 +408,8 @@ class CommandService:
                 spec=spec, action_id=f"R{count + 1}", incident_id=incident_id, today=today, now=now
             )
             store.put_review_action(conn, item, tenant=incident.tenant)
+            text = f"review action {item.id} for {item.owner}, due {item.due}: {item.title}"
+            self._rec.note(conn, incident, Lane.COMMANDER, "review", text, actor, now)
             return item
 
         return await self._with_incident(incident_id, change)
@@ -421,6 +423,8 @@ class CommandService:
                 raise NotFound(f"no review action {action_id} in incident {incident_id}")
             closed = review.close_action(action=item, actor=actor, note=note, now=now)
             store.put_review_action(conn, closed, tenant=incident.tenant)
+            text = f"review action {closed.id} done" + (f": {note.strip()}" if note.strip() else "")
+            self._rec.note(conn, incident, Lane.COMMANDER, "review", text, actor, now)
             return closed
 
         return await self._with_incident(incident_id, change)
