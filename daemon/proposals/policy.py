@@ -69,7 +69,12 @@ def decide(
         _escalated(existing, verdict, evidence, now)
         if escalates and verdict is not None
         else existing.model_copy(
-            update={"evidence": evidence, "evidence_version": existing.evidence_version + 1, "updated_at": now}
+            update={
+                "evidence": evidence,
+                "evidence_version": existing.evidence_version + 1,
+                "updated_at": now,
+                **_retold(existing, verdict),
+            }
         )
     )
     return Decision("evidence", grown, "impact escalated" if escalates else "the outage changed")
@@ -138,6 +143,13 @@ def _escalated(existing: Proposal, verdict: Verdict, evidence: Evidence, now: da
             "updated_at": now,
         }
     )
+
+
+def _retold(existing: Proposal, verdict: Verdict | None) -> dict[str, str]:
+    """The same rule's texts rendered on the grown outage ("affecting 5 services", not the 3 it first saw)."""
+    if verdict is None or verdict.rule != existing.rule:
+        return {}
+    return {"title": verdict.title, "business_impact": verdict.business_impact}
 
 
 def _description(outage: Outage, verdict: Verdict) -> str:

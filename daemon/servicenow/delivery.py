@@ -173,7 +173,8 @@ class DeliveryWorker:
         if item.action == "evidence":
             link = tickets.proposal_link(base_url=self._settings.base_url, proposal_id=proposal.id)
             note = tickets.evidence_note(proposal, link=link, mark=mark)
-            await self._desk.append(sys_id=ref.sys_id, field="work_notes", text=note, mark=mark)
+            retold = tickets.story_fields(proposal)
+            await self._desk.append(sys_id=ref.sys_id, field="work_notes", text=note, mark=mark, fields=retold)
         elif item.action == "journal":
             await self._journal(item, ref, mark)
         elif item.action == "decision":

@@ -188,13 +188,18 @@ class IncidentDesk:
 
         return await self._conn.call("create", run)
 
-    async def append(self, *, sys_id: str, field: str, text: str, mark: str) -> bool:
-        """Add a journal entry unless the one carrying `mark` is there already; False when it was."""
+    async def append(
+        self, *, sys_id: str, field: str, text: str, mark: str, fields: Mapping[str, str] | None = None
+    ) -> bool:
+        """Add a journal entry unless the one carrying `mark` is there already; False when it was. `fields` are
+        set in the same update, so they change exactly when the entry is written."""
 
         def run(client: pysnc.ServiceNowClient) -> bool:
             if _has_entry(client, sys_id=sys_id, field=field, mark=mark):
                 return False
             gr = _incident(client, sys_id)
+            for name, value in (fields or {}).items():
+                gr.set_value(name, value)
             gr.set_value(field, text)
             gr.update()
             return True

@@ -59,14 +59,21 @@ def evidence_note(proposal: Proposal, *, link: str, mark: str) -> str:
     return "\n".join(lines)
 
 
-def incident_fields(proposal: Proposal, *, tenant: TenantSettings | None, link: str, mark: str) -> dict[str, str]:
-    """A new major-incident candidate: correlation_id is the proposal id, which makes delivery idempotent."""
-    fields = {
+def story_fields(proposal: Proposal) -> dict[str, str]:
+    """What the record says the outage is; told again as the outage grows or escalates."""
+    return {
         "short_description": proposal.title[:SHORT_DESCRIPTION_MAX],
-        "description": proposal.description or proposal.business_impact,
         "impact": str(proposal.impact),
         "urgency": str(proposal.urgency),
         "business_impact": proposal.business_impact,
+    }
+
+
+def incident_fields(proposal: Proposal, *, tenant: TenantSettings | None, link: str, mark: str) -> dict[str, str]:
+    """A new major-incident candidate: correlation_id is the proposal id, which makes delivery idempotent."""
+    fields = {
+        **story_fields(proposal),
+        "description": proposal.description or proposal.business_impact,
         "work_notes": evidence_note(proposal, link=link, mark=mark),
         "correlation_id": proposal.id,
         "correlation_display": "micd",

@@ -51,6 +51,8 @@ def test_growth_updates_evidence_and_never_makes_a_second_proposal() -> None:
     assert [d.action for d in grown] == ["evidence"]
     assert grown[0].proposal.id == proposal.id
     assert grown[0].proposal.evidence_version == 2
+    assert "3 service(s)" in grown[0].proposal.title  # the rule's texts told again on the grown outage
+    assert "2 service(s)" in proposal.title
     assert replay.tick(now=minutes(3)) == []
     assert len(replay.book.proposals) == 1
 

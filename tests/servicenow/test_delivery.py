@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from daemon.kernel.errors import NotFound
 from daemon.servicenow.service import ServiceNow
+from daemon.store import proposals as proposal_rows
 from daemon.store.outbox import Outbox
 from daemon.store.proposals import ProposalStore
 from tests.servicenow.conftest import Rig, settings_for
@@ -48,11 +50,21 @@ async def test_a_proposal_arrives_once_with_fields_and_evidence(rig: Rig) -> Non
 
 async def test_evidence_growth_is_appended_as_work_notes_once_each(rig: Rig) -> None:
     await rig.propose("P-2")
+    await rig.drain(rig.worker())
+
+    def escalate(conn: Any) -> None:
+        grown = proposal_rows.fetch(conn, "P-2").model_copy(
+            update={"title": "acme: payments-db outage affecting 5 service(s)", "impact": 1, "urgency": 1}
+        )
+        proposal_rows.update_evidence(conn, grown)
+
+    await rig.db.write(escalate)
     await rig.enqueue("P-2", "evidence")
     await rig.enqueue("P-2", "journal", text="Status: payments degraded", field="comments")
     await rig.drain(rig.worker())
     [incident] = rig.incidents("P-2")
     assert len(rig.journal(incident["sys_id"])) == 2  # the proposal's evidence, then the grown evidence
+    assert incident["short_description"] == "acme: payments-db outage affecting 5 service(s)"  # told again
     [comment] = rig.journal(incident["sys_id"], "comments")
     assert comment.startswith("Status: payments degraded")
 
