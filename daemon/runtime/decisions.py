@@ -102,6 +102,49 @@ class DecisionService:
             await self._declare(decided, owed, commander=lead, at=when)
         return decided
 
+    async def follow_servicenow(
+        self, *, proposal_id: str, decision: ProposalState, actor: str, reason: str, at: datetime
+    ) -> Proposal | None:
+        """micd's decision reached ServiceNow after another was taken there: ServiceNow's record stands.
+
+        A micd rejection or cancel gives way (an accepted major incident exists in ServiceNow, so micd declares
+        it and runs its command phase); a micd acceptance does not, since an incident is already being commanded
+        here: that conflict is logged for the commander to settle. Returns the proposal when it changed."""
+        current = await self._proposals.get(proposal_id)
+        ids = {"tenant": current.tenant, "proposal": current.id}
+        if current.state is decision or current.state is ProposalState.PROPOSED:
+            return None
+        if current.state is ProposalState.ACCEPTED:
+            log.warning(
+                "ServiceNow holds %s by %s, micd accepted (by %s) and declared: the commander decides whether to "
+                "cancel",
+                decision.value,
+                actor,
+                current.decided_by,
+                extra=ids,
+            )
+            return None
+        now = self._clock.now()
+        why = (
+            f"{decision.value} in ServiceNow by {actor} before micd's {current.state.value} by {current.decided_by} "
+            f"reached it; ServiceNow's record stands" + (f": {reason}" if reason else "")
+        )
+        accepting = decision is ProposalState.ACCEPTED
+
+        def record(conn: sqlite3.Connection) -> tuple[Proposal, int | None]:
+            changed = proposal_rows.supersede_decision(
+                conn, proposal_id, state=decision, actor=actor, reason=why, at=min(at, now), now=now
+            )
+            owed = owe(conn, proposal=changed, commander=actor, at=min(at, now), now=now) if accepting else None
+            return changed, owed
+
+        changed, owed = await self._db.write(record)
+        self._metrics.proposal_decisions.labels(changed.tenant, decision.value).inc()
+        log.warning("decision superseded by ServiceNow's: %s", why, extra=ids)
+        if owed is not None:
+            await self._declare(changed, owed, commander=actor, at=min(at, now))
+        return changed
+
     async def _declare(self, proposal: Proposal, owed: int, *, commander: str, at: datetime) -> None:
         """Declare now; on failure the decision stands and the owed item waits for the ticker's sweep."""
         ids = {"tenant": proposal.tenant, "proposal": proposal.id}

@@ -26,6 +26,7 @@ from daemon.servicenow import tickets
 from daemon.servicenow.connection import ServiceNowUnavailable
 from daemon.servicenow.desk import IncidentDesk, IncidentRef
 from daemon.servicenow.policy import Circuit, CircuitBreaker, backoff
+from daemon.servicenow.poller import DecisionFollower
 from daemon.store import proposals as proposal_rows
 from daemon.store.database import Database
 from daemon.store.outbox import Outbox, OutboxItem
@@ -60,7 +61,9 @@ class DeliveryWorker:
         breaker: CircuitBreaker,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        follower: DecisionFollower | None = None,
     ) -> None:
+        self._follower = follower
         self._settings = settings
         self._sn = settings.servicenow
         self._db = db
@@ -230,8 +233,19 @@ class DeliveryWorker:
             note=tickets.decision_note(proposal, mark=mark),
             mark=mark,
         )
-        if final is not proposal.state:
-            log.warning(
-                "ServiceNow already held another decision; micd's was not written over it",
-                extra={"tenant": proposal.tenant, "proposal": proposal.id, "incident": ref.number},
+        if final is proposal.state:
+            return
+        log.warning(
+            "ServiceNow already held another decision; micd's was not written over it",
+            extra={"tenant": proposal.tenant, "proposal": proposal.id, "incident": ref.number},
+        )
+        if self._follower is None:
+            return
+        for held in await self._desk.decisions(sys_ids=[ref.sys_id]):
+            await self._follower.follow_servicenow(
+                proposal_id=proposal.id,
+                decision=held.state,
+                actor=held.actor,
+                reason=held.reason,
+                at=held.at or self._clock.now(),
             )

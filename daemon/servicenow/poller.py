@@ -36,6 +36,18 @@ class DecisionSink(Protocol):
     ) -> Proposal: ...
 
 
+class DecisionFollower(Protocol):
+    """Takes ServiceNow's decision when micd's arrived there second (runtime.decisions implements it)."""
+
+    async def follow_servicenow(
+        self, *, proposal_id: str, decision: ProposalState, actor: str, reason: str, at: datetime
+    ) -> Proposal | None: ...
+
+
+class Decisions(DecisionSink, DecisionFollower, Protocol):
+    """Both ways a decision taken in ServiceNow reaches micd: polled, or found when micd's arrived second."""
+
+
 class DecisionPoller:
     def __init__(self, *, desk: IncidentDesk, proposals: ProposalStore, sink: DecisionSink, interval: float) -> None:
         self._desk = desk

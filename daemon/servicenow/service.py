@@ -18,7 +18,7 @@ from daemon.servicenow.connection import Connection
 from daemon.servicenow.delivery import TOPIC, DeliveryWorker, Sleep
 from daemon.servicenow.desk import IncidentDesk
 from daemon.servicenow.policy import CircuitBreaker
-from daemon.servicenow.poller import DecisionPoller, DecisionSink
+from daemon.servicenow.poller import DecisionPoller, Decisions
 from daemon.store.database import Database
 from daemon.store.outbox import Outbox
 from daemon.store.proposals import ProposalStore
@@ -35,7 +35,7 @@ class ServiceNow:
         db: Database,
         metrics: Metrics,
         clock: Clock,
-        decisions: DecisionSink,
+        decisions: Decisions,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._settings = settings
@@ -71,6 +71,7 @@ class ServiceNow:
             clock=self._clock,
             breaker=breaker,
             sleep=self._sleep,
+            follower=self._decisions,
         )
         self.poller = DecisionPoller(desk=desk, proposals=proposals, sink=self._decisions, interval=sn.poll_interval)
         self._tasks = [

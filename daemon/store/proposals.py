@@ -135,6 +135,30 @@ def set_decision(
     return updated
 
 
+def supersede_decision(
+    conn: sqlite3.Connection,
+    proposal_id: str,
+    *,
+    state: ProposalState,
+    actor: str,
+    reason: str,
+    at: datetime,
+    now: datetime,
+) -> Proposal:
+    """ServiceNow's decision replaces micd's when both were taken before either saw the other: the record of
+    the major incident stands. `reason` must say what it replaced."""
+    if state not in _DECIDED:
+        raise Conflict(f"{state.value} is not a decision")
+    current = fetch(conn, proposal_id)
+    if current.state is ProposalState.PROPOSED:
+        raise Conflict(f"proposal {proposal_id} is undecided: record the decision, do not supersede")
+    updated = current.model_copy(
+        update={"state": state, "decided_by": actor, "decision_reason": reason, "decided_at": at, "updated_at": now}
+    )
+    _write(conn, updated)
+    return updated
+
+
 def rejected_since(conn: sqlite3.Connection, *, tenant: str, since: datetime) -> list[Proposal]:
     """Rejections recent enough to hold back a new proposal (the cooldown)."""
     rows = conn.execute(

@@ -138,13 +138,14 @@ async def test_an_outage_linked_to_an_open_incident_is_not_proposed(db: Database
     assert (detail.outage.linked_incident, detail.outage.incident_open) == ("MI-7", True)
 
 
-async def test_a_recurrence_while_the_incident_is_open_is_a_relapse_not_a_second_proposal(db: Database) -> None:
+async def recurrence(db: Database, *, incident_open: bool) -> tuple[str, str]:
+    """An outage handled in MI-7 (open or not) resolves and closes; its alerts fire again a minute later."""
     clock = FakeClock(T0)
     rig = Rig(db, RULES_DIR, clock)
     await rig.loop.restore()
     await rig.send(*OUTAGE)
     (first,) = rig.loop.correlator.outages
-    await db.write(lambda c: outages.link_incident(c, first, incident_id="MI-7", open_=True))
+    await db.write(lambda c: outages.link_incident(c, first, incident_id="MI-7", open_=incident_open))
     clock.advance(120)
     await rig.send(*(a.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": clock.now()}) for a in OUTAGE))
     clock.advance(301)
@@ -152,6 +153,11 @@ async def test_a_recurrence_while_the_incident_is_open_is_a_relapse_not_a_second
     clock.advance(60)
     await rig.send(*(a.model_copy(update={"starts_at": clock.now()}) for a in OUTAGE))
     (again,) = rig.loop.correlator.outages
+    return first, again
+
+
+async def test_a_recurrence_while_the_incident_is_open_is_a_relapse_not_a_second_proposal(db: Database) -> None:
+    first, again = await recurrence(db, incident_open=True)
     store = OutageStore(db)
     relapse = (await store.get(again, tenants=None)).outage
     assert relapse.previous_outage == first
@@ -162,19 +168,7 @@ async def test_a_recurrence_while_the_incident_is_open_is_a_relapse_not_a_second
 
 
 async def test_a_recurrence_after_the_incident_closed_is_proposed_again(db: Database) -> None:
-    clock = FakeClock(T0)
-    rig = Rig(db, RULES_DIR, clock)
-    await rig.loop.restore()
-    await rig.send(*OUTAGE)
-    (first,) = rig.loop.correlator.outages
-    await db.write(lambda c: outages.link_incident(c, first, incident_id="MI-7", open_=False))
-    clock.advance(120)
-    await rig.send(*(a.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": clock.now()}) for a in OUTAGE))
-    clock.advance(301)
-    await rig.loop.tick()
-    clock.advance(60)
-    await rig.send(*(a.model_copy(update={"starts_at": clock.now()}) for a in OUTAGE))
-    (again,) = rig.loop.correlator.outages
+    _, again = await recurrence(db, incident_open=False)
     assert (await OutageStore(db).get(again, tenants=None)).outage.linked_incident is None
     assert (await ProposalStore(db).list()).total == 2
 

@@ -151,9 +151,10 @@ class Rig:
         self.connections.append(connection)
         return IncidentDesk(connection)
 
-    def worker(self) -> DeliveryWorker:
+    def worker(self, follower: Any = None) -> DeliveryWorker:
         sn = self.settings.servicenow
         return DeliveryWorker(
+            follower=follower,
             settings=self.settings,
             db=self.db,
             desk=self.desk(),

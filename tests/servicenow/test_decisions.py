@@ -198,14 +198,33 @@ async def test_the_promoter_is_written_by_sys_id_or_as_given_with_a_work_note(
 
 
 async def test_micd_does_not_overwrite_a_decision_already_taken_in_servicenow(rig: Rig) -> None:
+    """Both decided before either saw the other: ServiceNow's accepted record stands, and micd declares it."""
     sys_id = await delivered(rig, "D-5")
     await act_in_servicenow(rig.emulator, sys_id, "accept", actor="jane.commander")
-    decisions = rig.decisions(RecordingDeclarer())
+    declarer = RecordingDeclarer()
+    decisions = rig.decisions(declarer)
     await decisions.decide(proposal_id="D-5", decision=ProposalState.REJECTED, actor="bob", reason="noise")
-    await rig.drain(rig.worker())
+    await rig.drain(rig.worker(follower=decisions))
     incident = rig.emulator.store.get("incident", sys_id)
     assert incident is not None
     assert incident["major_incident_state"] == "accepted"
+    proposal = await ProposalStore(rig.db).get("D-5")
+    assert (proposal.state, proposal.decided_by) == (ProposalState.ACCEPTED, "jane.commander")
+    assert proposal.decision_reason is not None
+    assert "before micd's rejected by bob reached it" in proposal.decision_reason
+    assert declarer.calls == [("D-5", "jane.commander")]
+
+
+async def test_a_micd_acceptance_is_not_undone_by_a_rejection_in_servicenow(rig: Rig) -> None:
+    """An incident micd declared is being commanded: a rejection that raced it in ServiceNow is only logged."""
+    sys_id = await delivered(rig, "D-11")
+    await act_in_servicenow(rig.emulator, sys_id, "reject", actor="jane.commander", reason="looks like noise")
+    declarer = RecordingDeclarer()
+    decisions = rig.decisions(declarer)
+    await decisions.decide(proposal_id="D-11", decision=ProposalState.ACCEPTED, actor="bob")
+    await rig.drain(rig.worker(follower=decisions))
+    assert (await ProposalStore(rig.db).get("D-11")).state is ProposalState.ACCEPTED
+    assert declarer.calls == [("D-11", "bob")]
 
 
 async def test_reject_needs_a_reason(rig: Rig) -> None:
