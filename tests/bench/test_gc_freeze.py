@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from daemon.cli.serve import freeze_survivors
+from daemon.cli.serve import GC_THRESHOLDS, freeze_survivors
 
 
 class Node:
@@ -45,3 +45,21 @@ def test_frozen_objects_are_still_freed_by_reference_counting() -> None:
     ref = weakref.ref(node)
     del node
     assert ref() is None
+
+
+def test_the_serving_thresholds_still_collect_reference_cycles_without_help() -> None:
+    """Fewer young collections, not none: cyclic garbage made under load is freed by the collector itself."""
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        gc.collect()
+        first = Node()
+        first.me = first  # type: ignore[attr-defined]
+        ref = weakref.ref(first)
+        del first
+        for _ in range(GC_THRESHOLDS[0] * 3):  # allocations enough for several young collections
+            cycle = Node()
+            cycle.me = cycle  # type: ignore[attr-defined]
+        assert ref() is None
+    finally:
+        gc.set_threshold(*before)
