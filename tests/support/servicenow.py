@@ -82,3 +82,10 @@ class ServiceNowEmulator:
 
     def act(self, sys_id: str, decision: str, actor: str, reason: str = "") -> None:
         self._call("POST", f"/_emulator/incidents/{sys_id}/{decision}", {"actor": actor, "reason": reason}, auth=False)
+
+    def fault(self, **fault: Any) -> None:
+        """Inject a fault (tools.servicenow_emulator.faults.Fault fields) for the next matching API requests."""
+        self._call("POST", "/_emulator/faults", fault, auth=False)
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/_emulator/faults", auth=False)
