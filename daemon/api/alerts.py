@@ -49,12 +49,11 @@ def count_rejections(metrics: Metrics) -> Any:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path != WEBHOOK_PATH:
-            return await handler(request)
         try:
             return await handler(request)
         except MicdError as exc:
-            metrics.alerts_rejected.labels(source=Source.ALERTMANAGER.value, reason=exc.code).inc()
+            if request.path == WEBHOOK_PATH:
+                metrics.alerts_rejected.labels(source=Source.ALERTMANAGER.value, reason=exc.code).inc()
             raise
 
     return middleware

@@ -105,7 +105,7 @@ def _show(args: argparse.Namespace) -> Any:
     ready = view["ready_actions"]
     out.append("queue (ready, in order): " + (", ".join(ready) if ready else "none"))
     out.append("actions:")
-    for a in sorted(view["actions"], key=lambda a: (a["action"]["id"] not in ready, _index(ready, a["action"]["id"]))):
+    for a in sorted(view["actions"], key=lambda a: _index(ready, a["action"]["id"])):  # ready first, in order
         act = a["action"]
         why = f" blocked: {'; '.join(a['blocked_by'])}" if a["blocked_by"] else ""
         offer = f" rollback offered: {act['rollback_plan']}" if a["rollback_offered"] else ""
@@ -133,6 +133,7 @@ def _show(args: argparse.Namespace) -> Any:
 
 
 def _index(items: list[str], item: str) -> int:
+    """Position in `items`; anything not there sorts after them (sorted() keeps its order)."""
     return items.index(item) if item in items else len(items)
 
 

@@ -195,16 +195,16 @@ class CorrelationLoop:
         """A recurrence while the previous outage's major incident is still open is that incident relapsing:
         it is handled there (linked, saved with the outage), never proposed as a second major incident."""
         held = self.correlator.outages
-        previous = {
-            i: held[i].previous_outage
-            for i in open_ids
-            if held[i].linked_incident is None and held[i].previous_outage is not None
-        }
+        previous: dict[str, str] = {}
+        for i in open_ids:
+            earlier = held[i].previous_outage
+            if held[i].linked_incident is None and earlier is not None:
+                previous[i] = earlier
         if not previous:
             return
-        found = outages.links(conn, sorted({p for p in previous.values() if p is not None}))
+        found = outages.links(conn, sorted(set(previous.values())))
         for outage_id, earlier in previous.items():
-            incident, is_open = found.get(earlier or "", (None, False))
+            incident, is_open = found.get(earlier, (None, False))
             if incident is not None and is_open:
                 self.correlator.set_incident(outage_id, incident=incident, open_=True)
                 log.info(

@@ -125,6 +125,7 @@ class DecisionService:
             )
             return None
         now = self._clock.now()
+        when = min(at, now)
         why = (
             f"{decision.value} in ServiceNow by {actor} before micd's {current.state.value} by {current.decided_by} "
             f"reached it; ServiceNow's record stands" + (f": {reason}" if reason else "")
@@ -133,16 +134,16 @@ class DecisionService:
 
         def record(conn: sqlite3.Connection) -> tuple[Proposal, int | None]:
             changed = proposal_rows.supersede_decision(
-                conn, proposal_id, state=decision, actor=actor, reason=why, at=min(at, now), now=now
+                conn, proposal_id, state=decision, actor=actor, reason=why, at=when, now=now
             )
-            owed = owe(conn, proposal=changed, commander=actor, at=min(at, now), now=now) if accepting else None
+            owed = owe(conn, proposal=changed, commander=actor, at=when, now=now) if accepting else None
             return changed, owed
 
         changed, owed = await self._db.write(record)
         self._metrics.proposal_decisions.labels(changed.tenant, decision.value).inc()
         log.warning("decision superseded by ServiceNow's: %s", why, extra=ids)
         if owed is not None:
-            await self._declare(changed, owed, commander=actor, at=min(at, now))
+            await self._declare(changed, owed, commander=actor, at=when)
         return changed
 
     async def _declare(self, proposal: Proposal, owed: int, *, commander: str, at: datetime) -> None:

@@ -123,16 +123,10 @@ def set_decision(
     at: datetime,
 ) -> Proposal:
     """Record the commander's decision once; a second decision is a Conflict (the first one stands)."""
-    if state not in _DECIDED:
-        raise Conflict(f"{state.value} is not a decision")
     current = fetch(conn, proposal_id)
     if current.state is not ProposalState.PROPOSED:
         raise Conflict(f"proposal {proposal_id} was already {current.state.value} by {current.decided_by}")
-    updated = current.model_copy(
-        update={"state": state, "decided_by": actor, "decision_reason": reason, "decided_at": at, "updated_at": at}
-    )
-    _write(conn, updated)
-    return updated
+    return _decided(conn, current, state=state, actor=actor, reason=reason, at=at, now=at)
 
 
 def supersede_decision(
@@ -147,11 +141,24 @@ def supersede_decision(
 ) -> Proposal:
     """ServiceNow's decision replaces micd's when both were taken before either saw the other: the record of
     the major incident stands. `reason` must say what it replaced."""
-    if state not in _DECIDED:
-        raise Conflict(f"{state.value} is not a decision")
     current = fetch(conn, proposal_id)
     if current.state is ProposalState.PROPOSED:
         raise Conflict(f"proposal {proposal_id} is undecided: record the decision, do not supersede")
+    return _decided(conn, current, state=state, actor=actor, reason=reason, at=at, now=now)
+
+
+def _decided(
+    conn: sqlite3.Connection,
+    current: Proposal,
+    *,
+    state: ProposalState,
+    actor: str,
+    reason: str | None,
+    at: datetime,
+    now: datetime,
+) -> Proposal:
+    if state not in _DECIDED:
+        raise Conflict(f"{state.value} is not a decision")
     updated = current.model_copy(
         update={"state": state, "decided_by": actor, "decision_reason": reason, "decided_at": at, "updated_at": now}
     )

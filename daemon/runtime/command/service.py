@@ -163,9 +163,8 @@ class CommandService:
             facts = self._rec.facts(conn, incident, store.lanes(conn, incident_id), note=request.note)
             now = self._clock.now()
             moved, step = lifecycle.transition(request=request, facts=facts, actor=actor, now=now)
-            missed = cadence.missed_slot(before=incident, after=moved, now=now)
-            if missed is not None:
-                missed = missed if store.add_missed_update(conn, moved, due=missed, now=now) else None
+            due = cadence.missed_slot(before=incident, after=moved, now=now)
+            missed = due is not None and store.add_missed_update(conn, moved, due=due, now=now)
             if moved.state is IncidentState.RESOLVED:
                 tenant = self._rec.tenant(moved.tenant)
                 scheduled = review.schedule(
@@ -185,7 +184,7 @@ class CommandService:
             self._rec.step(conn, moved, step)
             if moved.state not in ACTIVE_STATES:
                 self._link_outage(conn, moved, open_=False)
-            return moved, missed is not None
+            return moved, missed
 
         moved, missed = await self._db.write(run)
         if missed:
